@@ -1,0 +1,80 @@
+"""A task on a view, as arrays: what an engine evaluates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..data.views import Task, View
+
+__all__ = ["Problem", "make_problem"]
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """Arrays for one (view, task).
+
+    Rows ``[0, n_eval)`` are the task's own subjects (each is predicted once);
+    rows ``[n_eval, n)`` are hybrid-training subjects that only ever train.
+
+    Attributes
+    ----------
+    X : ndarray (n, p), float64, NaN = missing (not row-scaled)
+    y : ndarray (n,), int64 codes into ``classes``
+    n_eval : int
+    blocks : tuple of (start, stop) per map
+    classes : tuple of str
+    subjects : tuple of str
+    task : str
+    view_fingerprint : str
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    n_eval: int
+    blocks: tuple[tuple[int, int], ...]
+    classes: tuple[str, ...]
+    subjects: tuple[str, ...]
+    task: str
+    view_fingerprint: str
+
+    @property
+    def eval_mask(self) -> np.ndarray:
+        mask = np.zeros(len(self.y), dtype=bool)
+        mask[: self.n_eval] = True
+        return mask
+
+
+def make_problem(view: View, task: Task) -> tuple[Problem, dict[str, str]]:
+    """Align a task with a view; return the problem and the task subjects left out.
+
+    Subjects the view dropped (``drop-subjects`` policy) are left out of the task
+    and returned with the reason.
+    """
+    index = {s: i for i, s in enumerate(view.subjects)}
+    left_out: dict[str, str] = {}
+    rows, codes, names = [], [], []
+    code = {c: i for i, c in enumerate(task.classes)}
+    for group_subjects, group_labels in ((task.subjects, task.labels),
+                                          (task.train_only_subjects, task.train_only_labels)):
+        for s, label in zip(group_subjects, group_labels):
+            if s not in index:
+                left_out[s] = view.dropped.get(s, "not in the cohort view")
+                continue
+            rows.append(index[s])
+            codes.append(code[label])
+            names.append(s)
+        if group_subjects is task.subjects:
+            n_eval = len(rows)
+    problem = Problem(
+        X=np.asarray(view.X[rows], dtype=np.float64),
+        y=np.asarray(codes, dtype=np.int64),
+        n_eval=n_eval,
+        blocks=view.block_bounds,
+        classes=task.classes,
+        subjects=tuple(names),
+        task=task.name,
+        view_fingerprint=view.fingerprint,
+    )
+    return problem, left_out

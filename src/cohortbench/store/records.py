@@ -1,0 +1,52 @@
+"""The result record of one evaluation: plain data written to the store."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["EvaluationResult"]
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Everything one evaluation produced (SPEC section 3.6).
+
+    Labels are class names. ``null_*``, ``z_score`` and ``p_value`` are ``None``
+    when no permutation test ran. ``chosen_params`` holds one dict per outer fold
+    (empty dicts when no search ran). ``engine`` says which path computed it.
+    """
+
+    task: str
+    classes: tuple[str, ...]
+    config_id: str
+    view_fingerprint: str
+    folds_id: str
+    accuracy: float
+    balanced_accuracy: float
+    f1_macro: float
+    confusion: tuple[tuple[int, ...], ...]
+    subjects: tuple[str, ...]
+    true_labels: tuple[str, ...]
+    predicted_labels: tuple[str, ...]
+    null_accuracies: tuple[float, ...] = ()
+    null_mean: float | None = None
+    null_std: float | None = None
+    z_score: float | None = None
+    p_value: float | None = None
+    chosen_params: tuple[dict, ...] = ()
+    seconds: float = 0.0
+    n_features_used: int | None = None
+    engine: str = "reference"
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "EvaluationResult":
+        d = dict(d)
+        for key in ("classes", "subjects", "true_labels", "predicted_labels",
+                    "null_accuracies", "chosen_params", "warnings"):
+            d[key] = tuple(d.get(key) or ())
+        d["confusion"] = tuple(tuple(row) for row in d["confusion"])
+        return cls(**d)
