@@ -1,3 +1,30 @@
-"""cohortbench: honest, fast benchmarking of ML pipelines for small multimodal cohorts."""
+"""cohortbench: honest, fast benchmarking of ML pipelines for small multimodal cohorts.
+
+The public API is loaded lazily so that ``import cohortbench`` stays cheap and a
+command such as ``cohortbench validate`` does not import every engine.
+"""
 
 __version__ = "0.1.0"
+
+_PUBLIC = {
+    "load_study": "api", "validate": "api", "run": "api", "evaluate": "api", "status": "api",
+    "results": "api", "export": "api", "report": "api", "init": "api", "demo": "api",
+    "PipelineConfig": "design.configs", "CVScheme": "design.configs",
+    "EvaluationResult": "store.records",
+    "CohortbenchError": "errors", "StudyError": "errors", "DataError": "errors", "RunError": "errors",
+}
+
+__all__ = ["__version__", *_PUBLIC]
+
+
+def __getattr__(name):
+    if name in _PUBLIC:
+        import importlib
+
+        module = importlib.import_module(f".{_PUBLIC[name]}", __name__)
+        return getattr(module, name)
+    raise AttributeError(f"module 'cohortbench' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)

@@ -1,0 +1,131 @@
+"""A study file resolved against its data: the cohort, derived labels and tasks."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from ..data.cohort import Cohort, load_cohort
+from ..data.labels import build_tasks, derive_labels
+from ..data.views import Task
+from ..errors import StudyError
+from .classifiers import classifier_names
+from .configs import CVScheme
+from .study_file import StudyFile, load_study_file
+
+__all__ = ["LoadedStudy", "load_study", "imputation_for"]
+
+
+_IMPUTATION = {"impute-mean": "mean", "impute-median": "median"}
+
+
+def imputation_for(missing_policy: str) -> str:
+    """The in-fold imputation a missing-value policy asks for (``none`` otherwise)."""
+    return _IMPUTATION.get(missing_policy, "none")
+
+
+@dataclass
+class LoadedStudy:
+    """A validated study: its file, cohort, clinical table with labels, and tasks."""
+
+    path: Path
+    spec: StudyFile
+    cohort: Cohort
+    clinical: pd.DataFrame
+    tasks: dict[str, Task]
+    label_cuts: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def cv(self) -> CVScheme:
+        return CVScheme(
+            outer=self.spec.cv.outer,
+            inner=self.spec.cv.inner,
+            permutations=self.spec.permutations,
+            seed=self.spec.seed,
+            reduce_inner_k=self.spec.cv.reduce_inner_k,
+        )
+
+    @property
+    def imputation(self) -> str:
+        return imputation_for(self.spec.data.missing)
+
+    def default_modalities(self) -> tuple[str, ...]:
+        return tuple(self.cohort.modalities)
+
+
+def _suggest(name: str, known) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f"; did you mean '{close[0]}'?" if close else f"; known: {', '.join(known)}"
+
+
+def _check_names(spec: StudyFile, cohort: Cohort, where: str) -> None:
+    known_clf = classifier_names()
+    for i, stage in enumerate(spec.stages):
+        if isinstance(stage.classifiers, list):
+            for name in stage.classifiers:
+                if name not in known_clf:
+                    raise StudyError(
+                        f"{where}: stages[{i}].classifiers: unknown classifier '{name}'"
+                        f"{_suggest(name, known_clf)}"
+                    )
+        if stage.shortlist is not None and getattr(stage.shortlist, "keep", None):
+            for name in stage.shortlist.keep:
+                if name not in known_clf:
+                    raise StudyError(
+                        f"{where}: stages[{i}].shortlist.keep: unknown classifier '{name}'"
+                        f"{_suggest(name, known_clf)}"
+                    )
+        for combo in stage.modalities or []:
+            for name in combo:
+                if name not in cohort.modalities:
+                    raise StudyError(
+                        f"{where}: stages[{i}].modalities: unknown modality '{name}'"
+                        f"{_suggest(name, list(cohort.modalities))}"
+                    )
+        for name in stage.parcellations or []:
+            if name not in cohort.parcellations:
+                raise StudyError(
+                    f"{where}: stages[{i}].parcellations: unknown parcellation '{name}'"
+                    f"{_suggest(name, list(cohort.parcellations))}"
+                )
+
+
+def load_study(path: str | Path) -> LoadedStudy:
+    """Read a study file and everything it points at; raise on any bad input.
+
+    Parameters
+    ----------
+    path : str or Path
+        The study YAML file.
+
+    Returns
+    -------
+    LoadedStudy
+    """
+    path = Path(path)
+    spec = load_study_file(path)
+    d = spec.data
+    cohort = load_cohort(
+        maps=d.maps,
+        participants=d.participants,
+        table=d.table,
+        blocks=d.blocks,
+        id_column=d.id_column,
+        exclude=list(d.exclude),
+        modalities=d.modalities,
+        parcellations=d.parcellations,
+        missing=d.missing,
+        sheet=d.sheet,
+    )
+    _check_names(spec, cohort, path.name)
+    labels = {name: lab.model_dump(by_alias=True, exclude_none=True) for name, lab in spec.labels.items()}
+    clinical = derive_labels(cohort.clinical, labels)
+    tasks_spec = {
+        name: task.model_dump(exclude_none=True) for name, task in spec.tasks.items()
+    }
+    tasks = build_tasks(clinical, tasks_spec)
+    cuts = dict(clinical.attrs.get("label_cuts", {}))
+    return LoadedStudy(path=path, spec=spec, cohort=cohort, clinical=clinical, tasks=tasks, label_cuts=cuts)

@@ -1,0 +1,205 @@
+"""Where evaluation units run: in-process, local worker processes, Dask, SLURM.
+
+A backend takes picklable ``(function, args)`` units and yields ``(unit_index,
+outcome)`` as units finish, in whatever order. Results are deterministic
+because every unit is self-contained and seeded; only the writer process (the
+runner) touches the results store.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+from ..errors import RunError
+
+__all__ = ["Backend", "InlineBackend", "LocalBackend", "DaskBackend", "make_backend", "slurm_cluster_kwargs"]
+
+#: how often a unit is resubmitted after the process running it died
+MAX_RETRIES = 2
+
+
+def _limit_threads() -> None:
+    # One BLAS/OpenMP thread per worker process: the runner parallelises across
+    # processes, and oversubscription makes 2-core laptops crawl.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)
+    except Exception:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        pass
+
+
+class Backend:
+    """Interface: ``run(fn, units)`` yields ``(index, result)`` as units finish."""
+
+    name = "backend"
+    workers = 1
+
+    def run(self, fn: Callable, units: Sequence[tuple]) -> Iterator[tuple[int, object]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class InlineBackend(Backend):
+    """Runs units one after the other in this process (``--jobs 1``)."""
+
+    name = "inline"
+
+    def run(self, fn, units):
+        for i, args in enumerate(units):
+            yield i, fn(*args)
+
+
+class LocalBackend(Backend):
+    """Local worker processes; a unit whose worker died is retried."""
+
+    name = "local"
+
+    def __init__(self, jobs: int):
+        self.workers = jobs
+        self._pool = None
+
+    def _new_pool(self):
+        ctx = multiprocessing.get_context("spawn")
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_limit_threads)
+
+    def run(self, fn, units):
+        attempts = {i: 0 for i in range(len(units))}
+        queue = list(range(len(units)))
+        while queue:
+            if self._pool is None:
+                self._pool = self._new_pool()
+            futures = {}
+            try:
+                while queue or futures:
+                    # A bounded number of units in flight, so a dead pool loses little.
+                    while queue and len(futures) < 2 * self.workers:
+                        i = queue.pop(0)
+                        futures[self._pool.submit(fn, *units[i])] = i
+                    done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        result = fut.result()  # raises BrokenProcessPool if a worker died
+                        yield futures.pop(fut), result
+            except BrokenProcessPool:
+                lost = []
+                for fut, i in futures.items():
+                    if fut.done() and not fut.cancelled() and fut.exception() is None:
+                        yield i, fut.result()
+                        continue
+                    attempts[i] += 1
+                    if attempts[i] > MAX_RETRIES:
+                        raise RunError(
+                            f"a worker process died {attempts[i]} times while running the same "
+                            "evaluations (out of memory?); run again with fewer --jobs"
+                        ) from None
+                    lost.append(i)
+                queue = sorted(lost) + queue
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+
+    def close(self):
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+class DaskBackend(Backend):
+    """A Dask distributed cluster: an existing scheduler, or a SLURM cluster."""
+
+    name = "dask"
+
+    def __init__(self, client, cluster=None):
+        self.client = client
+        self.cluster = cluster
+        self.workers = max(1, len(client.scheduler_info().get("workers", {})))
+
+    def run(self, fn, units):
+        from distributed import as_completed
+
+        futures = {}
+        for i, args in enumerate(units):
+            # pure=False: identical arguments must still each run (and results are
+            # deterministic anyway); retries cover a worker lost mid-unit.
+            futures[self.client.submit(fn, *args, pure=False, retries=MAX_RETRIES)] = i
+        for fut in as_completed(futures):
+            i = futures[fut]
+            yield i, fut.result()
+
+    def close(self):
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()
+
+
+def slurm_cluster_kwargs(settings: dict) -> dict:
+    """dask-jobqueue ``SLURMCluster`` arguments from the study's ``execution.slurm``."""
+    return {
+        "queue": settings.get("queue"),
+        "cores": int(settings.get("cores", 1)),
+        # one single-threaded worker process per core: the work is CPU-bound Python
+        "processes": int(settings.get("processes") or settings.get("cores", 1)),
+        "memory": settings.get("memory", "4GB"),
+        "walltime": settings.get("walltime", "01:00:00"),
+        "job_extra_directives": list(settings.get("job_extra_directives", [])),
+        "job_directives_skip": list(settings.get("job_directives_skip", [])),
+        "job_script_prologue": [
+            "export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1",
+        ],
+    }
+
+
+def make_backend(*, jobs: int | None = None, scheduler: str | None = None,
+                 cluster: str | None = None, slurm: dict | None = None) -> Backend:
+    """Choose a backend from the command-line options.
+
+    Parameters
+    ----------
+    jobs : int, optional
+        Local worker processes (default: all cores); 1 runs in this process.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:8786``).
+    cluster : {'slurm'}, optional
+        Start a SLURM cluster with dask-jobqueue from ``slurm`` settings.
+    """
+    if scheduler and cluster:
+        raise RunError("use either --scheduler or --cluster, not both")
+    if scheduler:
+        from distributed import Client
+
+        try:
+            client = Client(scheduler, timeout="20s")
+        except OSError as exc:
+            raise RunError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); is it running?") from None
+        return DaskBackend(client)
+    if cluster:
+        if cluster != "slurm":
+            raise RunError(f"unknown --cluster '{cluster}'; the one supported is 'slurm'")
+        if not slurm:
+            raise RunError("--cluster slurm needs an `execution: slurm:` section in the study file")
+        from dask_jobqueue import SLURMCluster
+        from distributed import Client
+
+        kwargs = slurm_cluster_kwargs(slurm)
+        slurm_cluster = SLURMCluster(**kwargs)
+        slurm_cluster.scale(jobs=int(slurm.get("jobs", 1)))
+        client = Client(slurm_cluster)
+        client.wait_for_workers(1, timeout=600)
+        return DaskBackend(client, slurm_cluster)
+    jobs = jobs or os.cpu_count() or 1
+    if jobs < 1:
+        raise RunError("--jobs must be at least 1")
+    return InlineBackend() if jobs == 1 else LocalBackend(jobs)

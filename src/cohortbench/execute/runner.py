@@ -1,0 +1,266 @@
+"""Run a study: plan each stage, dispatch units to a backend, write the store.
+
+Only this process writes ``results.sqlite``; each finished evaluation is one
+transaction, keyed by a content hash, so a killed run resumes exactly where it
+stopped and a re-run recomputes nothing it has.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .. import __version__
+from ..data.views import Task
+from ..design.classifiers import classifier_names
+from ..design.configs import content_id
+from ..design.loaded_study import LoadedStudy
+from ..design.stages import best_pipeline, plan_stage, shortlist_classifiers
+from ..errors import DataError
+from ..store.results_store import ResultsStore
+from ..store.run_lock import RunLock
+from .backends import Backend, InlineBackend
+from .problem import Problem, make_problem
+from .progress import Progress
+from .splits import inner_cv, outer_splits
+from .units import run_unit
+
+__all__ = ["RunOutcome", "prepare_problems", "run_study", "evaluation_keys"]
+
+
+@dataclass
+class RunOutcome:
+    """What a run did."""
+
+    run_dir: Path
+    total: int = 0
+    computed: int = 0
+    reused: int = 0
+    failed: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def task_fingerprint(task: Task) -> str:
+    return content_id({
+        "name": task.name, "classes": task.classes, "subjects": task.subjects, "labels": task.labels,
+        "train_only_subjects": task.train_only_subjects, "train_only_labels": task.train_only_labels,
+    })
+
+
+def evaluation_keys(stage: str, view_fp: str, task_fp: str, config, cv) -> tuple[str, str]:
+    """(evaluation key, content key): the content key ignores the stage name."""
+    content = content_id({"view": view_fp, "task": task_fp, "config": config.to_dict(), "cv": cv.to_dict()})
+    return content_id({"stage": stage, "content": content}), content
+
+
+def _stage_views(study: LoadedStudy) -> list[tuple[tuple[str, ...], str]]:
+    default = study.default_modalities()
+    views = []
+    for stage in study.spec.stages:
+        mods = [tuple(m) for m in stage.modalities] if stage.modalities else [default]
+        parcs = list(stage.parcellations) if stage.parcellations else ["all"]
+        views += [(m, p) for m in mods for p in parcs]
+    return list(OrderedDict.fromkeys(views))
+
+
+def _check_inner_cv(study: LoadedStudy, problem: Problem) -> None:
+    cv = study.cv
+    for train, _ in outer_splits(problem.y, problem.n_eval, cv.outer, cv.seed):
+        inner_cv(problem.y[train], cv.inner, problem.task, problem.classes, cv.reduce_inner_k)
+
+
+def prepare_problems(study: LoadedStudy) -> tuple[dict, list[str]]:
+    """Build every (view, task) problem the study needs; raise on bad input.
+
+    Everything that can reject the input happens here, before a run directory is
+    touched: missing-value policy, empty classes after dropping subjects, and
+    whether the inner CV can stratify.
+    """
+    warnings = []
+    problems = {}
+    searching = any(any(s != "none" for s in (st.search or ["none"])) for st in study.spec.stages)
+    for mods, parc in _stage_views(study):
+        view = study.cohort.view(list(mods), parc)
+        for name, task in study.tasks.items():
+            problem, left_out = make_problem(view, task)
+            if left_out:
+                warnings.append(
+                    f"task '{name}' on {'+'.join(mods)}/{parc}: {len(left_out)} subject(s) left out "
+                    f"({', '.join(sorted(left_out)[:5])}{'…' if len(left_out) > 5 else ''})"
+                )
+            counts = {c: int((problem.y[: problem.n_eval] == i).sum()) for i, c in enumerate(problem.classes)}
+            small = [c for c, n in counts.items() if n < 2]
+            if small:
+                raise DataError(
+                    f"task '{name}', class '{small[0]}' has {counts[small[0]]} subject(s) in view "
+                    f"{'+'.join(mods)}/{parc}; each class needs at least 2 — check the class conditions "
+                    "or the missing-value policy (data.missing)"
+                )
+            if searching:
+                _check_inner_cv(study, problem)
+            problems[(mods, parc, name)] = problem
+    return problems, warnings
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def _data_files(study: LoadedStudy) -> dict[str, str]:
+    d = study.spec.data
+    files = dict(d.maps or {})
+    for key in ("participants", "table"):
+        if getattr(d, key, None):
+            files[key] = getattr(d, key)
+    return {name: _file_digest(Path(p)) for name, p in files.items()}
+
+
+def write_resolved_study(study: LoadedStudy, run_dir: Path, decisions: list[dict]) -> None:
+    """Write ``RUN_DIR/study.yaml``: the study as run, version, data fingerprints, decisions."""
+    doc = study.spec.to_yaml_dict()
+    doc["resolved"] = {
+        "cohortbench_version": __version__,
+        "study_file": str(study.path.resolve()),
+        "data_fingerprints": _data_files(study),
+        "label_cuts": {k: float(v) for k, v in study.label_cuts.items()},
+        "decisions": decisions,
+    }
+    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=".study.", suffix=".yaml")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, run_dir / "study.yaml")
+
+
+def _units(todo, problems, cv, engine):
+    """Group planned evaluations by (view, task) into units for the backend."""
+    groups: OrderedDict = OrderedDict()
+    for key, planned in todo:
+        groups.setdefault((planned.modalities, planned.parcellation, planned.task), []).append((key, planned))
+    units, members = [], []
+    for gkey, items in groups.items():
+        # The reference engine balances best one evaluation per unit; the fast
+        # engine shares work within a unit, so it gets whole groups.
+        size = len(items) if engine == "fast" else 1
+        for start in range(0, len(items), size):
+            chunk = items[start:start + size]
+            units.append((problems[gkey], [p.config for _, p in chunk], cv, engine))
+            members.append(chunk)
+    return units, members
+
+
+def run_study(study: LoadedStudy, run_dir: Path, *, backend: Backend | None = None,
+              progress: Progress | None = None, engine: str = "reference") -> RunOutcome:
+    """Run (or resume) every stage of ``study`` into ``run_dir``.
+
+    Parameters
+    ----------
+    study : LoadedStudy
+    run_dir : Path
+        Created if absent; a second concurrent run on it is refused.
+    backend : Backend, optional
+        Where units run (default: in this process).
+    progress : Progress, optional
+    engine : {'reference', 'fast'}
+
+    Returns
+    -------
+    RunOutcome
+    """
+    backend = backend or InlineBackend()
+    progress = progress or Progress()
+    problems, warnings = prepare_problems(study)  # may raise before anything is written
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    outcome = RunOutcome(run_dir=run_dir, warnings=list(warnings))
+    cv = study.cv
+    metric = study.spec.metric
+    order = list(classifier_names())
+    task_fps = {name: task_fingerprint(t) for name, t in study.tasks.items()}
+    with RunLock(run_dir) as lock, ResultsStore.open(run_dir) as store:
+        if lock.took_over_stale:
+            progress.message(f"note: {run_dir} had a stale lock from a killed run; resuming it")
+        store.set_info("study_name", study.spec.name)
+        store.set_info("study_path", str(study.path.resolve()))
+        store.set_info("cohort_summary", study.cohort.summary())
+        store.set_info("label_cuts", {k: float(v) for k, v in study.label_cuts.items()})
+        store.set_info("task_counts", {n: t.class_counts() for n, t in study.tasks.items()})
+        store.set_info("warnings", list(study.cohort.warnings) + warnings)
+        store.set_info("engine", engine)
+        decisions: list[dict] = []
+        write_resolved_study(study, run_dir, decisions)
+        content_seen: dict[str, str] = {}
+        shortlist = None
+        prev_results = None
+        stages = study.spec.stages
+        for index, stage in enumerate(stages):
+            if stage.classifiers == "all":
+                classifiers = order
+            elif stage.classifiers == "shortlist":
+                classifiers = shortlist
+            else:
+                classifiers = list(stage.classifiers)
+            best = None
+            if stage.pipeline == "best":
+                best, why = best_pipeline(prev_results, metric)
+                decision = {"stage": stage.name, "kind": "pipeline", "payload": {"pipeline": best, "why": why,
+                            "from_stage": stages[index - 1].name}}
+                store.set_decision(stage.name, "pipeline", decision["payload"])
+                decisions.append(decision)
+            planned = plan_stage(stage, index, classifiers=classifiers, tasks=list(study.tasks),
+                                 default_modalities=study.default_modalities(),
+                                 imputation=study.imputation, best=best)
+            todo = []
+            for p in planned:
+                problem = problems[(p.modalities, p.parcellation, p.task)]
+                key, content = evaluation_keys(p.stage, problem.view_fingerprint, task_fps[p.task], p.config, cv)
+                meta = dict(p.meta(), n_subjects=problem.n_eval, n_permutations=cv.permutations)
+                if store.has(key):
+                    content_seen.setdefault(content, key)
+                    continue
+                if content in content_seen and store.has(content_seen[content]):
+                    store.write_result(key, meta, store.get_result(content_seen[content]))
+                    outcome.reused += 1
+                    continue
+                content_seen.setdefault(content, key)
+                todo.append((key, p))
+            outcome.total += len(planned)
+            totals = dict(store.get_info("stage_totals", {}) or {})
+            totals[stage.name] = len(planned)
+            store.set_info("stage_totals", totals)
+            progress.start_stage(stage.name, len(planned), len(planned) - len(todo))
+            units, members = _units(todo, problems, cv, engine)
+            for i, outcomes in backend.run(run_unit, units):
+                for (key, p), out in zip(members[i], outcomes):
+                    problem = problems[(p.modalities, p.parcellation, p.task)]
+                    meta = dict(p.meta(), n_subjects=problem.n_eval, n_permutations=cv.permutations)
+                    if out["ok"]:
+                        store.write_result(key, meta, out["result"])
+                        outcome.computed += 1
+                    else:
+                        store.write_failure(key, meta, out["error"], out["traceback"])
+                    progress.advance()
+            frame = store.evaluations_frame()
+            prev_results = frame[frame["stage"] == stage.name]
+            if stage.shortlist is not None:
+                shortlist, reasons = shortlist_classifiers(stage.shortlist, prev_results, order, metric)
+                payload = {"classifiers": shortlist, "rule": stage.shortlist.model_dump(exclude_none=True),
+                           "reasons": reasons}
+                store.set_decision(stage.name, "shortlist", payload)
+                decisions.append({"stage": stage.name, "kind": "shortlist", "payload": payload})
+                if not shortlist:
+                    progress.message(f"warning: stage '{stage.name}' shortlisted no classifier")
+            write_resolved_study(study, run_dir, decisions)
+        failures = store.failures()
+        outcome.failed = int(len(failures))
+    return outcome

@@ -1,0 +1,54 @@
+"""The unit of work sent to a backend: several configurations on one problem.
+
+Grouping configurations that share a (view, task) lets the fast engine compute
+shared transforms once; the reference engine simply loops. A failing
+configuration becomes a failure record; it never stops the unit.
+"""
+
+from __future__ import annotations
+
+import traceback
+
+from ..design.configs import CVScheme, PipelineConfig
+from .problem import Problem
+
+__all__ = ["run_unit", "ENGINES"]
+
+ENGINES = ("reference", "fast")
+
+
+def _reference(problem, config, cv):
+    from .reference_engine import evaluate_reference
+
+    return evaluate_reference(problem, config, cv)
+
+
+def _failure(exc: BaseException) -> dict:
+    return {
+        "ok": False,
+        "error": f"{type(exc).__name__}: {exc}",
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
+
+
+def run_unit(problem: Problem, configs: list[PipelineConfig], cv: CVScheme, engine: str = "reference") -> list[dict]:
+    """Evaluate ``configs`` on ``problem``; one outcome dict per configuration.
+
+    Each outcome is ``{"ok": True, "result": EvaluationResult}`` or
+    ``{"ok": False, "error": str, "traceback": str}``.
+    """
+    if engine == "fast":
+        try:
+            from .fast import evaluate_fast
+
+            results = evaluate_fast(problem, list(configs), cv)
+            return [{"ok": True, "result": r} for r in results]
+        except Exception:  # noqa: BLE001 - fall back config by config, which records errors
+            pass
+    outcomes = []
+    for config in configs:
+        try:
+            outcomes.append({"ok": True, "result": _reference(problem, config, cv)})
+        except Exception as exc:  # noqa: BLE001 - recorded, the study goes on
+            outcomes.append(_failure(exc))
+    return outcomes

@@ -1,0 +1,182 @@
+"""The study runner: stages, decisions, resume, backends, failures."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import cohortbench as cb
+from cohortbench.errors import RunError
+from cohortbench.store.results_store import ResultsStore
+from cohortbench.store.run_lock import RunLock
+
+from ..conftest import write_tiny_study
+
+EVAL_COLUMNS = [
+    "evaluation_id", "stage", "task", "classifier", "row_scaling", "column_scaling",
+    "feature_selection", "n_features", "dim_reduction", "search", "modalities", "parcellation",
+    "n_subjects", "accuracy", "balanced_accuracy", "f1_macro", "n_permutations", "null_mean",
+    "null_std", "z_score", "p_value", "seconds",
+]
+
+
+def _exports(run_dir: Path, out: Path) -> dict[str, pd.DataFrame]:
+    paths = cb.export(run_dir, out)
+    frames = {name: pd.read_csv(path, keep_default_na=False) for name, path in paths.items()}
+    # wall-clock seconds are the one field that legitimately differs between runs
+    frames["evaluations"] = frames["evaluations"].drop(columns=["seconds"])
+    return frames
+
+
+def _assert_same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name], check_exact=True, obj=name)
+
+
+def test_run_writes_all_stages_and_spec_columns(tiny_run, tmp_path):
+    study_path, run_dir = tiny_run
+    paths = cb.export(run_dir, tmp_path / "csv")
+    evals = pd.read_csv(paths["evaluations"])
+    assert list(evals.columns[: len(EVAL_COLUMNS)]) == EVAL_COLUMNS
+    assert list(pd.read_csv(paths["predictions"]).columns) == ["evaluation_id", "subject", "true_label", "predicted_label"]
+    assert list(pd.read_csv(paths["nulls"]).columns) == ["evaluation_id", "permutation", "accuracy"]
+    counts = evals.groupby("stage").size().to_dict()
+    assert counts["screen"] == 3 * 2                       # 3 classifiers x 2 tasks
+    shortlist = len(set(evals[evals.stage == "screen"].classifier))
+    assert counts["refine"] == shortlist * (2 * 1 * 2 * 2) * 2  # 2 row x 1 column x (none, kbest-5) x 2 reducers x 2 tasks
+    assert counts["tune"] == 1
+    assert counts["enrich"] == 2 * 2
+    assert set(evals[evals.stage == "enrich"].modalities) == {"qT1+DTI", "qT1"}
+    assert set(evals[evals.stage == "enrich"].parcellation) == {"GM", "all"}
+    assert (evals.groupby("evaluation_id").size() == 1).all()
+    nulls = pd.read_csv(paths["nulls"])
+    assert (nulls.groupby("evaluation_id").size() == 2).all()
+
+
+def test_exported_results_match_the_engine(tiny_run, tmp_path):
+    study_path, run_dir = tiny_run
+    study = cb.load_study(study_path)
+    frames = cb.results(run_dir)
+    row = frames["evaluations"].query("stage == 'screen' and classifier == 'SVM_LIN' and task == '3-class'").iloc[0]
+    config = cb.PipelineConfig("SVM_LIN", row_scaling="standard", column_scaling="standard")
+    direct = cb.evaluate(study, "3-class", config)
+    assert row["accuracy"] == direct.accuracy
+    preds = frames["predictions"].query("evaluation_id == @row.evaluation_id")
+    assert tuple(preds["predicted_label"]) == direct.predicted_labels
+    assert tuple(preds["subject"]) == direct.subjects
+    nulls = frames["nulls"].query("evaluation_id == @row.evaluation_id")
+    assert tuple(nulls["accuracy"]) == direct.null_accuracies
+
+
+def test_decisions_are_recorded_and_deterministic(tiny_run, tmp_path):
+    study_path, run_dir = tiny_run
+    with ResultsStore.open(run_dir, create=False) as store:
+        decisions = {(d["stage"], d["kind"]): d["payload"] for d in store.decisions()}
+    shortlist = decisions[("screen", "shortlist")]
+    assert shortlist["classifiers"] == ["MLR_L2", "SVM_LIN", "KNN"] or set(shortlist["classifiers"]) <= {"MLR_L2", "SVM_LIN", "KNN"}
+    assert set(shortlist["reasons"]) == {"MLR_L2", "SVM_LIN", "KNN"}
+    best = decisions[("tune", "pipeline")]["pipeline"]
+    assert set(best) == {"row_scaling", "column_scaling", "feature_selection", "n_features", "dim_reduction"}
+    resolved = (run_dir / "study.yaml").read_text()
+    assert "shortlist" in resolved and "decisions" in resolved
+    # the same study run again elsewhere makes the same choices
+    other = tmp_path / "again"
+    cb.run(study_path, other, jobs=1, build_report=False)
+    with ResultsStore.open(other, create=False) as store:
+        again = {(d["stage"], d["kind"]): d["payload"] for d in store.decisions()}
+    assert again == decisions
+
+
+def test_rerun_recomputes_nothing(tiny_run):
+    study_path, run_dir = tiny_run
+    outcome = cb.run(study_path, run_dir, jobs=1, build_report=False)
+    assert outcome.computed == 0
+    assert outcome.total > 0
+
+
+def test_second_concurrent_run_is_refused(tiny_study, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with RunLock(run_dir):
+        with pytest.raises(RunError, match="in use"):
+            cb.run(tiny_study, run_dir, jobs=1, build_report=False)
+    assert not (run_dir / "results.sqlite").exists()
+
+
+def test_jobs_and_dask_give_identical_exports(tiny_study, tmp_path):
+    from distributed import Client, LocalCluster
+
+    cb.run(tiny_study, tmp_path / "j1", jobs=1, build_report=False)
+    cb.run(tiny_study, tmp_path / "j2", jobs=2, build_report=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        cb.run(tiny_study, tmp_path / "dask", scheduler=cluster.scheduler_address, build_report=False)
+    one = _exports(tmp_path / "j1", tmp_path / "x1")
+    _assert_same(one, _exports(tmp_path / "j2", tmp_path / "x2"))
+    _assert_same(one, _exports(tmp_path / "dask", tmp_path / "x3"))
+
+
+def _count(run_dir: Path) -> int:
+    import sqlite3
+
+    path = run_dir / "results.sqlite"
+    if not path.exists():
+        return 0
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+        try:
+            return con.execute("select count(*) from evaluations").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.parametrize("kill_after", [1, 7, 15])
+def test_sigkill_then_resume_equals_uninterrupted(tiny_study, tmp_path, kill_after):
+    reference = tmp_path / "reference"
+    cb.run(tiny_study, reference, jobs=1, build_report=False)
+    run_dir = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "cohortbench.cli", "run", str(tiny_study), "--out", str(run_dir),
+           "--jobs", "1", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while _count(run_dir) < kill_after and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    _assert_same(_exports(reference, tmp_path / "a"), _exports(run_dir, tmp_path / "b"))
+
+
+def test_a_failing_evaluation_is_recorded_and_the_study_goes_on(tiny_study, tmp_path, monkeypatch):
+    from cohortbench.execute import units
+
+    real = units._reference
+
+    def flaky(problem, config, cv):
+        if config.classifier == "KNN":
+            raise FloatingPointError("solver blew up")
+        return real(problem, config, cv)
+
+    monkeypatch.setattr(units, "_reference", flaky)
+    outcome = cb.run(tiny_study, tmp_path / "run", jobs=1, build_report=False)
+    assert outcome.failed >= 2
+    status = cb.status(tmp_path / "run")
+    assert status.set_index("stage").loc["screen", "failed"] == 2
+    from cohortbench.api import failures
+
+    fails = failures(tmp_path / "run")
+    assert fails["error"].str.contains("solver blew up").all()
+    # the rest of the study ran
+    assert status.set_index("stage").loc["enrich", "done"] == 4
