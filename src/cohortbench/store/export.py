@@ -1,0 +1,134 @@
+"""The CSV contract of SPEC section 8: ``evaluations.csv``, ``predictions.csv``, ``nulls.csv``.
+
+Exports are byte-for-byte deterministic for the same store content: rows follow
+the store order (the caller's ``position``), floats are written at full
+``repr`` precision, integers as integers (an absent ``n_features`` is an empty
+cell), ``\\n`` line endings, UTF-8 without a byte-order mark.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import RunError
+from .results_store import ResultsStore
+
+__all__ = [
+    "EVALUATION_COLUMNS",
+    "EVALUATION_EXTRA_COLUMNS",
+    "PREDICTION_COLUMNS",
+    "NULL_COLUMNS",
+    "EXPORT_FILES",
+    "export_frames",
+    "export_csvs",
+]
+
+#: The contract columns of evaluations.csv, in order (SPEC section 8).
+EVALUATION_COLUMNS = (
+    "evaluation_id", "stage", "task", "classifier", "row_scaling", "column_scaling",
+    "feature_selection", "n_features", "dim_reduction", "search", "modalities",
+    "parcellation", "n_subjects", "accuracy", "balanced_accuracy", "f1_macro",
+    "n_permutations", "null_mean", "null_std", "z_score", "p_value", "seconds",
+)
+#: Columns written after the contract ones: provenance a user may want to filter on.
+EVALUATION_EXTRA_COLUMNS = (
+    "imputation", "n_features_used", "config_id", "view_fingerprint", "folds_id", "engine",
+)
+PREDICTION_COLUMNS = ("evaluation_id", "subject", "true_label", "predicted_label")
+NULL_COLUMNS = ("evaluation_id", "permutation", "accuracy")
+#: Table name -> file name.
+EXPORT_FILES = {
+    "evaluations": "evaluations.csv",
+    "predictions": "predictions.csv",
+    "nulls": "nulls.csv",
+}
+
+
+def export_frames(store: ResultsStore) -> dict[str, pd.DataFrame]:
+    """The exported tables as DataFrames, exactly as the CSV files hold them.
+
+    Parameters
+    ----------
+    store : ResultsStore
+
+    Returns
+    -------
+    dict
+        ``{"evaluations", "predictions", "nulls"}`` -> DataFrame, in store order,
+        with the columns of :data:`EVALUATION_COLUMNS` (+ extras),
+        :data:`PREDICTION_COLUMNS` and :data:`NULL_COLUMNS`. Integer columns use
+        the nullable ``Int64`` dtype.
+    """
+    rename = {"evaluation_key": "evaluation_id"}
+    evaluations = store.evaluations_frame().rename(columns=rename)
+    predictions = store.predictions_frame().rename(columns=rename)
+    nulls = store.nulls_frame().rename(columns=rename)
+    return {
+        "evaluations": evaluations[list(EVALUATION_COLUMNS + EVALUATION_EXTRA_COLUMNS)]
+        .reset_index(drop=True),
+        "predictions": predictions[list(PREDICTION_COLUMNS)].reset_index(drop=True),
+        "nulls": nulls[list(NULL_COLUMNS)].reset_index(drop=True),
+    }
+
+
+def _csv_bytes(frame: pd.DataFrame) -> bytes:
+    # float_format=None writes each float at repr precision (round-trips exactly).
+    text = frame.to_csv(index=False, lineterminator="\n", float_format=None, na_rep="")
+    return text.encode("utf-8")
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def export_csvs(store: ResultsStore, out_dir: Path) -> dict[str, Path]:
+    """Write ``evaluations.csv``, ``predictions.csv`` and ``nulls.csv`` into ``out_dir``.
+
+    Each file is written to a temporary file and renamed into place, so a
+    reader never sees half a file.
+
+    Parameters
+    ----------
+    store : ResultsStore
+    out_dir : Path
+        Created if missing.
+
+    Returns
+    -------
+    dict
+        ``{"evaluations", "predictions", "nulls"}`` -> path written.
+
+    Raises
+    ------
+    RunError
+        ``out_dir`` cannot be created or written.
+    """
+    out_dir = Path(out_dir)
+    frames = export_frames(store)
+    written: dict[str, Path] = {}
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, file_name in EXPORT_FILES.items():
+            path = out_dir / file_name
+            _write_atomically(path, _csv_bytes(frames[name]))
+            written[name] = path
+    except OSError as exc:
+        raise RunError(f"Cannot write the CSV files to {out_dir} ({exc.strerror or exc}); "
+                       "fix its permissions, free some space, or choose another --out.") from exc
+    return written
