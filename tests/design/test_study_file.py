@@ -138,7 +138,7 @@ def test_spec_example_loads_without_its_data_files(tmp_path):
     slurm = study.execution.slurm
     assert (slurm.queue, slurm.cores, slurm.memory, slurm.walltime, slurm.jobs) == (
         "normal", 32, "64GB", "04:00:00", 4)
-    assert slurm.processes == 1 and slurm.job_extra_directives == []
+    assert slurm.processes is None and slurm.job_extra_directives == []
 
 
 def test_spec_example_paths_resolve_against_the_study_folder(tmp_path, monkeypatch):
@@ -217,7 +217,7 @@ def test_slurm_and_grid_defaults():
     study = study_from_mapping(mapping)
     slurm = study.execution.slurm
     assert (slurm.cores, slurm.memory, slurm.walltime, slurm.jobs, slurm.processes) == (
-        1, "4GB", "01:00:00", 1, 1)
+        1, "4GB", "01:00:00", 1, None)
     grid = study.stages[0].grid
     assert grid.column_scaling == ["none"] and grid.n_features is None
     assert [s["row_scaling"] for s in grid.expand()] == ["none", "standard"]
