@@ -1,0 +1,28 @@
+"""Data layer: read and validate the cohort, derive labels and tasks, the synthetic cohort."""
+
+from cohortbench.data.cohort import MISSING_POLICIES, Cohort, load_cohort
+from cohortbench.data.labels import build_tasks, derive_labels, evaluate_expression
+from cohortbench.data.synthetic import (
+    SyntheticCohort,
+    make_synthetic_cohort,
+    write_synthetic_cohort,
+)
+from cohortbench.data.tables import read_table, to_numeric_block
+from cohortbench.data.views import Block, Task, View
+
+__all__ = [
+    "Block",
+    "Cohort",
+    "MISSING_POLICIES",
+    "SyntheticCohort",
+    "Task",
+    "View",
+    "build_tasks",
+    "derive_labels",
+    "evaluate_expression",
+    "load_cohort",
+    "make_synthetic_cohort",
+    "read_table",
+    "to_numeric_block",
+    "write_synthetic_cohort",
+]
