@@ -27,7 +27,7 @@ stages:
   - name: screen
     classifiers: [MLR_L2, SVM_LIN, KNN]
     pipeline: {{row_scaling: standard, column_scaling: standard}}
-    shortlist: {{min_accuracy: 0.0}}
+    shortlist: {{keep: [SVM_LIN, KNN]}}
   - name: refine
     classifiers: shortlist
     grid:
@@ -35,14 +35,14 @@ stages:
       column_scaling: [standard]
       feature_selection: [none, kbest]
       n_features: [5]
-      dim_reduction: [none, pca]
+      dim_reduction: [none]
   - name: tune
     classifiers: [SVM_LIN]
     pipeline: best
     search: [grid]
     tasks: [2-class]
   - name: enrich
-    classifiers: [MLR_L2]
+    classifiers: [SVM_LIN]
     pipeline: {{row_scaling: standard, column_scaling: standard}}
     modalities: [[qT1, DTI], [qT1]]
     parcellations: [GM, all]

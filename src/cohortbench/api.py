@@ -67,10 +67,9 @@ def summary_lines(summary: dict) -> list[str]:
         if m.get("subjects_missing_whole_map"):
             extra = f"; missing the whole map: {', '.join(m['subjects_missing_whole_map'])}"
         lines.append(f"  {m['name']}: {m['n_rois']} ROIs, {m['n_missing']} missing{extra}")
-    if c.get("parcellations"):
-        lines.append("parcellations: " + ", ".join(
-            f"{name} ({n if not isinstance(n, dict) else sum(n.values())} features)"
-            for name, n in c["parcellations"].items()))
+    for name, p in (c.get("parcellations") or {}).items():
+        per_map = ", ".join(f"{m} {n}" for m, n in p.get("per_map", {}).items())
+        lines.append(f"parcellation {name}: {p['n_rois']} ROIs ({per_map})")
     for name, t in summary["tasks"].items():
         counts = ", ".join(f"{k} {v}" for k, v in t["classes"].items())
         extra = f"; train-only: {', '.join(f'{k} {v}' for k, v in t['train_only'].items())}" if t["train_only"] else ""
