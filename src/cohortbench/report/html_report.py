@@ -1,0 +1,439 @@
+"""The self-contained HTML report of a run (SPEC section 9).
+
+:func:`build_report` fills plain dicts (sections, figures, tables) and renders them with
+one Jinja2 template whose autoescaping is on, so every user-provided string (study, subject,
+class, ROI names) reaches the page as text. Figures are embedded as PNG ``data:`` URIs
+(inert, no request) and also written to ``RUN_DIR/figures`` as PNG and SVG; the page loads
+nothing from anywhere, and its Content-Security-Policy forbids it to.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from cohortbench.analyse import (
+    FAMILYWISE_EXPLANATION,
+    familywise_best,
+    step_table_for_display,
+    step_tests,
+    top_performers,
+)
+from cohortbench.analyse.familywise import describe_configuration
+from cohortbench.analyse.step_tests import PIPELINE_FIELDS, STEPS
+from cohortbench.report import figures as F
+
+__all__ = ["build_report", "infer_stage_kind", "STAGE_KINDS"]
+
+#: Stage kinds and what the report says a stage of that kind does.
+STAGE_KINDS = {
+    "screen": "Several classifiers are run with one fixed pipeline to shortlist the promising ones.",
+    "refine": "Many pipeline configurations (scaling, feature selection, dimensionality "
+              "reduction) are compared for each classifier.",
+    "tune": "Hyperparameter search strategies are compared with the pipeline held fixed.",
+    "enrich": "The input data are varied (combinations of imaging modalities and brain "
+              "parcellations) with the classifier and pipeline held fixed.",
+    "other": "The evaluations of this stage.",
+}
+_TEMPLATES = Path(__file__).parent / "templates"
+_TOP_ROWS = 10
+# Free-text columns that may wrap; every other cell stays on one line.
+_WRAP_COLUMNS = {"Configuration", "Best configuration", "Reason", "Details", "Value", "Class",
+                 "True class"}
+_STEP_TESTS_NOTE = (
+    "How the per-step tests work: each option of a step is compared with leaving that step "
+    "out, pairing configurations that are otherwise identical (n pairs); the median difference "
+    "is in accuracy percentage points (option minus none, pairs with no difference included); "
+    "p is the two-sided Wilcoxon signed-rank test (pairs with no difference set aside), with "
+    "Holm and Benjamini–Hochberg corrections for the number of rows in the table; * p < .05, "
+    "** p < .01, *** p < .001; 'undefined' means every pair had the same accuracy, so there "
+    "is nothing to test."
+)
+
+
+def infer_stage_kind(frame: pd.DataFrame) -> str:
+    """``refine`` | ``tune`` | ``enrich`` | ``screen`` | ``other`` from what varies in a stage."""
+    pipeline = [*STEPS, "n_features"] + (["imputation"] if "imputation" in frame else [])
+    if len(frame[pipeline].astype(str).drop_duplicates()) > 1:
+        return "refine"
+    if frame["search"].nunique(dropna=False) > 1:
+        return "tune"
+    if len(frame[["modalities", "parcellation"]].astype(str).drop_duplicates()) > 1:
+        return "enrich"
+    if frame["classifier"].nunique() > 1:
+        return "screen"
+    return "other"
+
+
+def _slug(text: str, taken: set) -> str:
+    base = re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "x"
+    slug, i = base, 2
+    while slug in taken:
+        slug, i = f"{base}-{i}", i + 1
+    taken.add(slug)
+    return slug
+
+
+def _cell(value, kind: str = "") -> str:
+    if isinstance(value, (dict, list, tuple)):
+        return _plain(value)
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "–"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if kind == "p":
+        return f"{value:.3f}" if value >= 0.001 else f"{value:.1e}"
+    formats = {"acc": "{:.3f}", "z": "{:.2f}", "s": "{:.2f}"}
+    if kind in formats:
+        return formats[kind].format(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _plain(value) -> str:
+    """Nested settings or payloads as one readable line."""
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_plain(v) for v in value)
+    return str(value)
+
+
+def _table(frame: pd.DataFrame, kinds: dict | None = None, **extra) -> dict:
+    kinds = kinds or {}
+    rows = [[_cell(v, kinds.get(c, "")) for c, v in zip(frame.columns, values)]
+            for values in frame.itertuples(index=False)]
+    wrap = [str(c) in _WRAP_COLUMNS for c in frame.columns]
+    return {"type": "table", "columns": [str(c) for c in frame.columns], "rows": rows,
+            "wrap": wrap, "title": "", "caption": "", "id": "", **extra}
+
+
+class _Figures:
+    """Saves each figure once and hands the template an embeddable record."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.taken: set = set()
+
+    def add(self, make, name: str, title: str, caption: str, collapsed: bool = False) -> dict:
+        """Draw ``make()`` and save it; a figure that cannot be drawn becomes a note."""
+        try:
+            fig, _ = make()
+        except ValueError as error:
+            return _text(f"{title}: no figure ({error})")
+        slug = _slug(name, self.taken)
+        paths = F.save_figure(fig, self.directory, slug)
+        encoded = base64.b64encode(paths["png"].read_bytes()).decode("ascii")
+        return {"type": "figure", "id": f"figure-{slug}", "title": title, "caption": caption,
+                "src": f"data:image/png;base64,{encoded}", "svg": f"figures/{paths['svg'].name}",
+                "collapsed": collapsed}
+
+
+def _text(text: str) -> dict:
+    return {"type": "text", "text": text}
+
+
+def _threshold(stage: str, context: dict) -> float:
+    for decision in context.get("decisions") or []:
+        payload = decision.get("payload") or {}
+        if decision.get("stage") == stage and isinstance(payload, dict):
+            for key in ("min_accuracy", "threshold"):
+                if isinstance(payload.get(key), (int, float)):
+                    return float(payload[key])
+    return float((context.get("settings") or {}).get("shortlist_min_accuracy", 0.6))
+
+
+def _screen_blocks(frame, stage, slug, figures, context) -> list:
+    threshold = _threshold(stage, context)
+    made = F.classifier_screen(frame, stage, threshold)
+    blocks = [figures.add(lambda: made, f"{slug}-classifiers", "Classifier screen",
+                          "Each bar is one classifier on one task: accuracy on top, the Z-score "
+                          "against shuffled labels in the middle (higher means further above "
+                          "chance) and run time on a log scale at the bottom; the red dashed "
+                          f"line marks the {threshold:.0%} accuracy threshold and classifiers in "
+                          "bold reach it on every task.")]
+    data = made[1]
+    wide = data.pivot_table(index="classifier", columns="task", values=["accuracy", "z_score"],
+                            sort=False)
+    table = pd.DataFrame({"Classifier": wide.index})
+    kinds = {}
+    for task in dict.fromkeys(data["task"]):
+        table[f"{task} accuracy"] = wide[("accuracy", task)].to_numpy()
+        table[f"{task} Z"] = wide[("z_score", task)].to_numpy()
+        kinds.update({f"{task} accuracy": "acc", f"{task} Z": "z"})
+    passes = data.groupby("classifier", sort=False)["highlight"].first()
+    table["Passes on every task"] = passes.loc[table["Classifier"]].to_numpy()
+    blocks.append(_table(table, kinds, title="Accuracy and Z-score per classifier and task"))
+    return blocks
+
+
+def _top_performer_tasks(frame, context) -> list:
+    wanted = (context.get("settings") or {}).get("top_performer_tasks")
+    tasks = list(dict.fromkeys(frame["task"]))
+    if wanted:
+        return [t for t in wanted if t in tasks] or tasks
+    study = [t for t in ("3-class", "SvF") if t in tasks]
+    return study if len(study) == 2 else tasks
+
+
+def _varying_fields(frame) -> list:
+    return [f for f in PIPELINE_FIELDS if f in frame and frame[f].astype(str).nunique() > 1]
+
+
+def _refine_blocks(frame, stage, slug, figures, context) -> list:
+    blocks = [_text(_STEP_TESTS_NOTE)]
+    try:
+        tests = step_tests(frame)
+    except ValueError as error:
+        blocks.append(_text(f"Per-step tests not available: {error}"))
+        tests = step_tests(frame.iloc[:0])
+    fields = _varying_fields(frame)
+    classifiers = list(dict.fromkeys(frame["classifier"]))
+    for task in dict.fromkeys(frame["task"]):
+        if len(classifiers) > 1:
+            blocks.append(figures.add(
+                lambda: F.step_strips_pooled(frame, stage, task), f"{slug}-pooled-{task}",
+                f"All classifiers, task {task}",
+                "Each dot is one configuration of any classifier: left its accuracy, right its "
+                "Z-score, grouped by the option used at each pipeline step; red dots are the "
+                "top 10 % by accuracy and the black line is the mean of each group."))
+        for i, classifier in enumerate(classifiers):
+            blocks.append(figures.add(
+                lambda: F.step_strips(frame, stage, classifier, task),
+                f"{slug}-{classifier}-{task}",
+                f"{classifier}, task {task}",
+                f"Each dot is one pipeline configuration of {classifier}: left its accuracy, "
+                "right its Z-score, grouped by the option used at each step; red dots are "
+                "the top 10 % by accuracy.", collapsed=i > 0))
+            part = tests[(tests["task"] == task) & (tests["classifier"] == classifier)]
+            if not part.empty:
+                blocks.append(_table(
+                    step_table_for_display(part), title=f"Per-step tests: {classifier}, "
+                    f"task {task}", id=_slug(f"steps-{slug}-{classifier}-{task}", figures.taken),
+                    caption="Option against none, paired; see 'How the per-step tests work' "
+                            "above."))
+    blocks += _top_blocks(frame, stage, slug, figures, context, fields)
+    tasks = list(dict.fromkeys(frame["task"]))
+    best = (frame.assign(_task=frame["task"].map(tasks.index))
+            .sort_values(["_task", "accuracy"], ascending=[True, False], kind="stable")
+            .groupby("task", sort=False).head(_TOP_ROWS))
+    shown = pd.DataFrame({"Task": best["task"], "Classifier": best["classifier"],
+                          "Configuration": [describe_configuration(r, fields)
+                                            for _, r in best.iterrows()],
+                          "Accuracy": best["accuracy"], "Z": best["z_score"], "p": best["p_value"]})
+    blocks.append(_table(shown, {"Accuracy": "acc", "Z": "z", "p": "p"},
+                         title=f"The {_TOP_ROWS} most accurate configurations per task",
+                         caption="All configurations are in evaluations.csv "
+                                 "(cohortbench export)."))
+    return blocks
+
+
+def _top_blocks(frame, stage, slug, figures, context, fields) -> list:
+    rules = dict(min_accuracy=0.6, min_z=2.0, strict_accuracy=0.7)
+    rules.update((context.get("settings") or {}).get("top_performers") or {})
+    tasks = _top_performer_tasks(frame, context)
+    top, frequencies = top_performers(frame, tasks=tasks, stage=stage, **rules)
+    rule = (f"accuracy at least {rules['min_accuracy']:.0%} and Z-score at least "
+            f"{rules['min_z']} on every one of the tasks {', '.join(tasks)}")
+    if top.empty:
+        return [_text(f"Top performers: no configuration reached {rule}.")]
+    blocks = [figures.add(
+        lambda: F.top_performer_options(frequencies), f"{slug}-top-performers",
+        "Top performers",
+        f"Of the configurations with {rule} ({len(top)} in all, {int(top['strict'].sum())} "
+        f"also at least {rules['strict_accuracy']:.0%} accurate), how many use each option of "
+        "each step; the hatched part is the stricter tier.")]
+    shown = pd.DataFrame({"Classifier": top["classifier"],
+                          "Configuration": [describe_configuration(r, fields)
+                                            for _, r in top.iterrows()]})
+    kinds = {}
+    for task in tasks:
+        shown[f"{task} accuracy"] = top[f"accuracy_{task}"].to_numpy()
+        shown[f"{task} Z"] = top[f"z_{task}"].to_numpy()
+        kinds.update({f"{task} accuracy": "acc", f"{task} Z": "z"})
+    shown["Strict tier"] = top["strict"].to_numpy()
+    blocks.append(_table(shown.head(30), kinds, title="Top-performing configurations",
+                         caption="At most 30 rows, best worst-task accuracy first."))
+    return blocks
+
+
+def _tune_blocks(frame, stage, slug, figures, context) -> list:
+    made = F.search_strategies(frame, stage)
+    blocks = [figures.add(lambda: made, f"{slug}-search", "Search strategies",
+                          "For each classifier and task, one bar per hyperparameter search "
+                          "strategy (same budget for all): accuracy on top, Z-score in the "
+                          "middle, run time on a log scale at the bottom.")]
+    data = made[1].rename(columns={"task": "Task", "classifier": "Classifier",
+                                   "search": "Search", "accuracy": "Accuracy", "z_score": "Z",
+                                   "seconds": "Seconds"})
+    blocks.append(_table(data, {"Accuracy": "acc", "Z": "z", "Seconds": "s"},
+                         title="Accuracy, Z-score and time per search strategy"))
+    return blocks
+
+
+def _enrich_blocks(frame, stage, slug, figures, context, nulls) -> list:
+    made = F.null_comparison(frame, nulls, stage)
+    blocks = [figures.add(lambda: made, f"{slug}-null", "Data combinations against chance",
+                          "For each combination of imaging modalities and parcellation, the "
+                          "black dots are the accuracies reached with shuffled labels (chance), "
+                          "the green band holds the middle 90 % of them, and the red diamond is "
+                          "the real accuracy: a diamond above the band is unlikely to be luck.")]
+    data = made[1]
+    shown = pd.DataFrame({"Task": data["task"], "Modalities": data["modalities"],
+                          "Parcellation": data["parcellation"], "Accuracy": data["accuracy"],
+                          "Null mean": data["null_mean"], "Null 5 %": data["null_q05"],
+                          "Null 95 %": data["null_q95"], "Above the band": data["highlight"]})
+    kinds = {c: "acc" for c in ("Accuracy", "Null mean", "Null 5 %", "Null 95 %")}
+    blocks.append(_table(shown, kinds, title="Accuracy against the permutation null"))
+    return blocks
+
+
+def _other_blocks(frame, stage, slug, figures, context) -> list:
+    shown = pd.DataFrame({"Task": frame["task"], "Classifier": frame["classifier"],
+                          "Configuration": [describe_configuration(r) for _, r in frame.iterrows()],
+                          "Accuracy": frame["accuracy"], "Z": frame["z_score"]}).head(50)
+    return [_table(shown, {"Accuracy": "acc", "Z": "z"}, title="Evaluations (first 50)")]
+
+
+def _familywise_blocks(frame, nulls, predictions, slug) -> list:
+    try:
+        best = familywise_best(frame, nulls)
+    except ValueError as error:
+        return [_text(f"Family-wise p-value not available: {error}")]
+    shown = pd.DataFrame({
+        "Task": best["task"], "N configs": best["n_configurations"],
+        "P shuffles": best["n_permutations"], "Best configuration":
+            best["classifier"] + ": " + best["configuration"],
+        "Accuracy": best["accuracy"], "Z": best["z_score"], "p alone": best["p_value"],
+        "Family-wise p": best["familywise_p"]})
+    blocks = [_table(shown, {"Accuracy": "acc", "Z": "z", "p alone": "p",
+                             "Family-wise p": "p"},
+                     title="Is the best configuration better than chance?",
+                     caption=FAMILYWISE_EXPLANATION, id=f"familywise-{slug}")]
+    if predictions is None or "evaluation_id" not in predictions:
+        return blocks
+    for _, row in best.iterrows():
+        subset = predictions[predictions["evaluation_id"] == row["evaluation_id"]]
+        if subset.empty:
+            continue
+        matrix = pd.crosstab(subset["true_label"], subset["predicted_label"])
+        labels = list(dict.fromkeys([*subset["true_label"], *subset["predicted_label"]]))
+        matrix = matrix.reindex(index=labels, columns=labels, fill_value=0)
+        shown = matrix.reset_index().rename(columns={"true_label": "True class"})
+        wrong = subset.loc[subset["true_label"] != subset["predicted_label"], "subject"]
+        blocks.append(_table(
+            shown, title=f"Predictions of the best configuration, task {row['task']}",
+            caption="Rows are the true classes, columns the predicted ones; misclassified "
+                    f"subjects: {', '.join(map(str, wrong)) or 'none'}."))
+    return blocks
+
+
+def _stage_sections(evaluations, nulls, predictions, context, stage_kinds, figures) -> list:
+    taken = {"cohort", "settings", "decisions", "warnings", "versions"}
+    sections = []
+    for stage in dict.fromkeys(evaluations["stage"]):
+        frame = evaluations[evaluations["stage"] == stage]
+        kind = (stage_kinds or {}).get(stage) or infer_stage_kind(frame)
+        slug = _slug(f"stage-{stage}", taken)
+        builder = {"screen": _screen_blocks, "refine": _refine_blocks, "tune": _tune_blocks,
+                   "enrich": lambda *a: _enrich_blocks(*a, nulls)}.get(kind, _other_blocks)
+        blocks = builder(frame, stage, slug, figures, context)
+        blocks += _familywise_blocks(frame, nulls, predictions, slug)
+        decisions = [d for d in context.get("decisions") or [] if d.get("stage") == stage]
+        sections.append({"id": slug, "name": stage, "kind": kind,
+                         "about": STAGE_KINDS.get(kind, STAGE_KINDS["other"]),
+                         "n_evaluations": len(frame), "blocks": blocks,
+                         "decisions": [{"kind": d.get("kind", ""),
+                                        "text": _plain(d.get("payload", ""))}
+                                       for d in decisions]})
+    return sections
+
+
+def _cohort(summary: dict) -> dict:
+    tasks = [(task, cls, count) for task, classes in (summary.get("tasks") or {}).items()
+             for cls, count in classes.items()]
+    maps = summary.get("maps") or []
+    return {
+        "n_subjects": summary.get("n_subjects", "–"),
+        "tasks": _table(pd.DataFrame(tasks, columns=["Task", "Class", "Subjects"])),
+        "maps": _table(pd.DataFrame([(m.get("name"), m.get("n_rois"), m.get("n_missing", 0))
+                                     for m in maps],
+                                    columns=["Map", "Regions (ROIs)", "Missing values"])),
+        "parcellations": _table(pd.DataFrame(list((summary.get("parcellations") or {}).items()),
+                                             columns=["Parcellation", "Regions (ROIs)"])),
+        "dropped": _table(pd.DataFrame(list((summary.get("dropped") or {}).items()),
+                                       columns=["Subject", "Reason"])),
+        "label_cuts": _table(pd.DataFrame(list((summary.get("label_cuts") or {}).items()),
+                                          columns=["Label", "Cut value"])),
+    }
+
+
+def build_report(run_dir, *, evaluations: pd.DataFrame, predictions: pd.DataFrame,
+                 nulls: pd.DataFrame, context: dict,
+                 stage_kinds: dict[str, str] | None = None) -> Path:
+    """Write ``RUN_DIR/report.html`` and ``RUN_DIR/figures/*.png|svg``.
+
+    Parameters
+    ----------
+    run_dir : path-like
+        The run directory (created if needed).
+    evaluations, predictions, nulls : pandas.DataFrame
+        The ``evaluations.csv``, ``predictions.csv`` and ``nulls.csv`` tables (SPEC section 8).
+    context : dict
+        Every key is optional (a missing one shows as empty); every string is escaped.
+
+        - ``study_name`` (str), ``date`` (str; default: now)
+        - ``settings`` (dict, shown as a table; nested values on one line). Also read:
+          ``shortlist_min_accuracy`` (screen threshold line when no decision gives one),
+          ``top_performer_tasks`` (list) and ``top_performers``
+          (``{min_accuracy, min_z, strict_accuracy}``).
+        - ``cohort_summary``: ``n_subjects``, ``tasks`` ({task: {class: count}}), ``maps``
+          ([{name, n_rois, n_missing}]), ``parcellations`` ({name: n_rois}), ``dropped``
+          ({subject: reason}), ``label_cuts`` ({label: value}).
+        - ``decisions``: [{stage, kind, payload}]; a payload's ``min_accuracy`` or
+          ``threshold`` of a screen stage sets its threshold line.
+        - ``warnings`` ([str]), ``versions`` ({package: version}), ``reductions`` ([str],
+          what a reduced demo left out; shown as a notice at the top).
+    stage_kinds : dict, optional
+        Stage name -> ``screen`` | ``refine`` | ``tune`` | ``enrich`` to override
+        :func:`infer_stage_kind`.
+
+    Returns
+    -------
+    pathlib.Path
+        The report file.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    figures = _Figures(run_dir / "figures")
+    sections = _stage_sections(evaluations, nulls, predictions, context, stage_kinds, figures)
+    settings = context.get("settings") or {}
+    environment = Environment(loader=FileSystemLoader(str(_TEMPLATES)), autoescape=True,
+                              undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    html = environment.get_template("report.html").render(
+        study_name=str(context.get("study_name") or "cohortbench study"),
+        date=str(context.get("date") or _dt.datetime.now().strftime("%Y-%m-%d %H:%M")),
+        n_evaluations=len(evaluations),
+        reductions=[str(r) for r in context.get("reductions") or []],
+        cohort=_cohort(context.get("cohort_summary") or {}),
+        settings=_table(pd.DataFrame([(k, _plain(v)) for k, v in settings.items()],
+                                     columns=["Setting", "Value"])),
+        sections=sections,
+        decisions=_table(pd.DataFrame([(d.get("stage", ""), d.get("kind", ""),
+                                        _plain(d.get("payload", "")))
+                                       for d in context.get("decisions") or []],
+                                      columns=["Stage", "Decision", "Details"])),
+        warnings=[str(w) for w in context.get("warnings") or []],
+        versions=_table(pd.DataFrame(list((context.get("versions") or {}).items()),
+                                     columns=["Package", "Version"])),
+    )
+    path = run_dir / "report.html"
+    path.write_text(html, encoding="utf-8")
+    return path
