@@ -208,8 +208,22 @@ def report(run_dir: str | Path) -> Path:
         settings = {k: doc.get(k) for k in ("seed", "cv", "permutations", "metric")}
         settings["missing"] = (doc.get("data") or {}).get("missing")
         settings["engine"] = info.get("engine")
+        tp = ((doc.get("analysis") or {}).get("top_performers")) or {}
+        if tp.get("tasks"):
+            settings["top_performer_tasks"] = tp["tasks"]
+        settings["top_performers"] = {k: tp[k] for k in ("min_accuracy", "min_z", "strict_accuracy") if k in tp}
+        for stage in doc.get("stages") or []:
+            rule = stage.get("shortlist") or {}
+            if rule.get("min_accuracy") is not None:
+                settings["shortlist_min_accuracy"] = rule["min_accuracy"]
+                break
     summary = dict(info.get("cohort_summary") or {})
     summary["tasks"] = info.get("task_counts") or {}
+    summary["parcellations"] = {
+        name: f"{p['n_rois']} ({', '.join(f'{m} {n}' for m, n in p.get('per_map', {}).items())})"
+        if isinstance(p, dict) else p
+        for name, p in (summary.get("parcellations") or {}).items()
+    }
     summary["label_cuts"] = info.get("label_cuts") or {}
     context = {
         "study_name": info.get("study_name") or run_dir.name,

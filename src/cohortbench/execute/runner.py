@@ -254,8 +254,10 @@ def run_study(study: LoadedStudy, run_dir: Path, *, backend: Backend | None = No
             prev_results = frame[frame["stage"] == stage.name]
             if stage.shortlist is not None:
                 shortlist, reasons = shortlist_classifiers(stage.shortlist, prev_results, order, metric)
-                payload = {"classifiers": shortlist, "rule": stage.shortlist.model_dump(exclude_none=True),
-                           "reasons": reasons}
+                rule = stage.shortlist.model_dump(exclude_none=True)
+                payload = {"classifiers": shortlist, "rule": rule, "reasons": reasons}
+                if "min_accuracy" in rule:
+                    payload["min_accuracy"] = rule["min_accuracy"]
                 store.set_decision(stage.name, "shortlist", payload)
                 decisions.append({"stage": stage.name, "kind": "shortlist", "payload": payload})
                 if not shortlist:
