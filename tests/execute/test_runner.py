@@ -81,7 +81,7 @@ def test_decisions_are_recorded_and_deterministic(tiny_run, tmp_path):
     with ResultsStore.open(run_dir, create=False) as store:
         decisions = {(d["stage"], d["kind"]): d["payload"] for d in store.decisions()}
     shortlist = decisions[("screen", "shortlist")]
-    assert shortlist["classifiers"] == ["SVM_LIN", "KNN"]
+    assert shortlist["classifiers"] == ["KNN", "SVM_LIN"]  # registry order
     assert set(shortlist["reasons"]) == {"MLR_L2", "SVM_LIN", "KNN"}
     best = decisions[("tune", "pipeline")]["pipeline"]
     assert set(best) == {"row_scaling", "column_scaling", "feature_selection", "n_features", "dim_reduction"}

@@ -1,0 +1,6 @@
+"""Execution: splits, pipelines, searches, permutations and the evaluation engines."""
+
+from .reference_engine import evaluate_reference
+from .row_scaling import RowScaler
+
+__all__ = ["evaluate_reference", "RowScaler"]

@@ -1,0 +1,91 @@
+"""Label shuffles and permutation-test statistics (SPEC section 3.5).
+
+Choices written down here because other engines must make the same ones:
+
+- **What is shuffled**: the whole label vector, hybrid train-only rows
+  included. The null hypothesis is "no association between features and any
+  label", so train-only rows must not keep real labels (they would carry real
+  signal into every training fold). A consequence: under a shuffle the class
+  counts among the evaluated rows can differ from the real ones (the total per
+  class is unchanged). Without train-only rows it is a plain permutation of the
+  task's labels.
+- **Seeding**: ``numpy.random.default_rng(SeedSequence([seed, stable_int(task)]))``;
+  permutation ``i`` is the ``i``-th ``rng.permutation(y)`` call. The shuffles
+  depend only on (seed, task, y), so every configuration of a task sees the same
+  shuffles and results are paired across configurations.
+- **Null std** is the population standard deviation (``ddof=0``) of the null
+  accuracies.
+- **Z-score** is ``(accuracy - null mean) / null std``, and ``None`` when the
+  null std is 0 (all shuffles gave the same accuracy): no finite Z exists.
+- **p-value** is ``(1 + #{null >= accuracy}) / (1 + P)``, never 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+__all__ = ["stable_int", "label_shuffles", "permutation_stats"]
+
+
+def stable_int(text: str) -> int:
+    """A 64-bit integer hash of ``text`` that is the same in every process.
+
+    (Python's ``hash()`` of a string is salted per process.)
+    """
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
+
+
+def label_shuffles(y, n_permutations: int, seed: int, task: str) -> np.ndarray:
+    """``n_permutations`` shuffled copies of the whole label vector.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Label codes, train-only rows included.
+    n_permutations : int
+        P, the number of shuffles (0 gives an empty ``(0, n)`` array).
+    seed : int
+        Study seed (non-negative).
+    task : str
+        Task name; together with ``seed`` it fixes the shuffles.
+
+    Returns
+    -------
+    ndarray of shape (P, n), same dtype as ``y``
+    """
+    y = np.asarray(y)
+    if n_permutations < 0:
+        raise ValueError(f"n_permutations must be >= 0; got {n_permutations}.")
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), stable_int(task)]))
+    out = np.empty((n_permutations, len(y)), dtype=y.dtype)
+    for i in range(n_permutations):
+        out[i] = rng.permutation(y)
+    return out
+
+
+def permutation_stats(acc: float, nulls) -> tuple[float | None, float | None,
+                                                   float | None, float | None]:
+    """Null mean, null std (ddof=0), Z-score and permutation p-value.
+
+    Parameters
+    ----------
+    acc : float
+        Accuracy on the real labels.
+    nulls : array-like of shape (P,)
+        Accuracy on each shuffled label vector.
+
+    Returns
+    -------
+    (mean, std, z, p)
+        All ``None`` when P = 0; ``z`` is ``None`` when ``std`` is 0.
+    """
+    nulls = np.asarray(nulls, dtype=np.float64)
+    if nulls.size == 0:
+        return None, None, None, None
+    mean = float(np.mean(nulls))
+    std = float(np.std(nulls))
+    z = (float(acc) - mean) / std if std > 0 else None
+    p = (1 + int(np.sum(nulls >= acc))) / (1 + nulls.size)
+    return mean, std, z, float(p)

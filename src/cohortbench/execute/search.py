@@ -1,0 +1,228 @@
+"""Hyperparameter search inside one outer training fold (SPEC section 3.4).
+
+Three strategies with **matched budgets**: each evaluates exactly
+``space.grid_size`` candidates with the same inner splitter and scoring
+(accuracy), then refits the best candidate on all the training rows.
+
+- ``grid``: ``GridSearchCV`` over the grid points.
+- ``random``: ``RandomizedSearchCV`` over the distributions (log-uniform ->
+  ``scipy.stats.loguniform``, integers -> ``scipy.stats.randint``, categorical ->
+  a list), ``n_iter = grid_size``,
+  ``random_state = derived_seed(seed, "random-search")``. When every parameter
+  is categorical scikit-learn samples without replacement.
+- ``bayes``: Optuna's TPE sampler with its defaults,
+  ``TPESampler(seed=derived_seed(seed, "bayes-search"))``,
+  ``n_trials = grid_size``; a trial's value is the mean inner-CV accuracy from
+  ``cross_val_score``. TPE may propose a point twice; it still counts.
+
+The two seeds differ on purpose: Optuna's random start-up phase and SciPy's
+samplers both draw from ``RandomState(seed)`` in the same way, so one shared
+seed would make random and Bayesian search try the very same first candidates
+(all of them when ``grid_size <= 10``, TPE's default number of start-up
+trials). Note that with a budget of at most 10 TPE *is* random sampling; that
+is Optuna's default behaviour, kept here.
+
+Ties: grid and random search keep the first best candidate (scikit-learn's
+rank order); :class:`TPESearchCV` keeps the first best trial, as Optuna does.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+from scipy import stats
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, cross_val_score
+
+from ..design.classifiers import IntUniform, LogUniform, SearchSpace
+from .pipelines import CLASSIFIER_STEP
+from .splits import derived_seed
+
+__all__ = ["fit_with_search", "n_candidates", "TPESearchCV", "to_jsonable", "STRATEGIES"]
+
+STRATEGIES = ("none", "grid", "random", "bayes")
+_PREFIX = CLASSIFIER_STEP + "__"
+_OPTUNA_PRIMITIVES = (type(None), bool, int, float, str)
+
+
+def to_jsonable(value):
+    """Plain JSON-able Python values: numpy scalars unwrapped, tuples -> lists."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return [to_jsonable(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _param_grid(space: SearchSpace) -> dict[str, list]:
+    return {_PREFIX + name: list(p.grid) for name, p in space.items()}
+
+
+def _scipy_distributions(space: SearchSpace) -> dict:
+    out = {}
+    for name, param in space.items():
+        dist = param.distribution
+        if isinstance(dist, LogUniform):
+            out[_PREFIX + name] = stats.loguniform(dist.low, dist.high)
+        elif isinstance(dist, IntUniform):
+            out[_PREFIX + name] = stats.randint(dist.low, dist.high + 1)  # high is exclusive
+        else:
+            out[_PREFIX + name] = list(dist.values)
+    return out
+
+
+@contextmanager
+def quiet_optuna():
+    """Silence Optuna's per-trial INFO logging, restoring the previous level."""
+    import optuna
+
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(previous)
+
+
+class TPESearchCV(ClassifierMixin, BaseEstimator):
+    """Bayesian search with Optuna TPE over a :class:`SearchSpace`, then refit.
+
+    Parameters
+    ----------
+    estimator : Pipeline
+        Pipeline whose classifier step is ``clf``.
+    space : SearchSpace
+        Parameters and the distributions they are drawn from.
+    cv : cross-validation splitter
+        The inner splitter.
+    n_trials : int
+        Number of candidates evaluated.
+    seed : int
+        Seed of the TPE sampler.
+
+    Attributes
+    ----------
+    best_params_ : dict
+        Best candidate, keys prefixed ``clf__``.
+    best_score_ : float
+        Its mean inner-CV accuracy.
+    best_estimator_ : Pipeline
+        ``estimator`` refitted on all rows with ``best_params_``.
+    cv_results_ : dict
+        ``params`` (one dict per trial, in trial order) and ``mean_test_score``.
+    """
+
+    def __init__(self, estimator, space, cv, n_trials, seed=0):
+        self.estimator = estimator
+        self.space = space
+        self.cv = cv
+        self.n_trials = n_trials
+        self.seed = seed
+
+    def _suggest(self, trial) -> dict:
+        params = {}
+        for name, param in self.space.items():
+            dist = param.distribution
+            if isinstance(dist, LogUniform):
+                value = trial.suggest_float(name, dist.low, dist.high, log=True)
+            elif isinstance(dist, IntUniform):
+                value = trial.suggest_int(name, dist.low, dist.high)
+            elif all(isinstance(v, _OPTUNA_PRIMITIVES) for v in dist.values):
+                value = trial.suggest_categorical(name, list(dist.values))
+            else:
+                # Optuna stores only primitive choices: suggest a label, map it back.
+                labels = [repr(v) for v in dist.values]
+                value = dist.values[labels.index(trial.suggest_categorical(name, labels))]
+            params[_PREFIX + name] = value
+        return params
+
+    def fit(self, X, y):
+        """Run ``n_trials`` TPE trials on ``(X, y)`` and refit the best on all rows."""
+        import optuna
+
+        tried: list[dict] = []
+        scores: list[float] = []
+
+        def objective(trial):
+            params = self._suggest(trial)
+            candidate = clone(self.estimator).set_params(**params)
+            score = float(np.mean(cross_val_score(candidate, X, y, cv=self.cv,
+                                                  scoring="accuracy", n_jobs=1)))
+            tried.append(params)
+            scores.append(score)
+            trial.set_user_attr("params", len(tried) - 1)
+            return score
+
+        with quiet_optuna():
+            study = optuna.create_study(direction="maximize",
+                                        sampler=optuna.samplers.TPESampler(seed=self.seed))
+            study.optimize(objective, n_trials=self.n_trials)
+        best = study.best_trial
+        self.best_params_ = tried[best.user_attrs["params"]]
+        self.best_score_ = float(best.value)
+        self.cv_results_ = {"params": tried, "mean_test_score": np.asarray(scores)}
+        self.best_estimator_ = clone(self.estimator).set_params(**self.best_params_).fit(X, y)
+        self.classes_ = self.best_estimator_.classes_
+        return self
+
+    def predict(self, X):
+        """Predict with the refitted best pipeline."""
+        return self.best_estimator_.predict(X)
+
+
+def fit_with_search(pipeline, X, y, strategy: str, space: SearchSpace, inner_cv, seed: int):
+    """Fit ``pipeline`` on one outer training set, searching hyperparameters.
+
+    Parameters
+    ----------
+    pipeline : Pipeline
+        Unfitted; its classifier step is named ``clf``.
+    X, y : arrays
+        The outer fold's training rows only.
+    strategy : {"none", "grid", "random", "bayes"}
+    space : SearchSpace
+        The classifier's search space (ignored for ``none``).
+    inner_cv : cross-validation splitter
+        The inner splitter (ignored for ``none``).
+    seed : int
+        Study seed; random and Bayesian search derive their own seeds from it.
+
+    Returns
+    -------
+    fitted_estimator
+        The fitted pipeline (``none``) or the fitted search object, whose
+        ``predict`` uses the refitted best pipeline.
+    chosen_params : dict
+        The best parameters without the ``clf__`` prefix, as JSON-able values
+        (empty for ``none``).
+    """
+    if strategy == "none":
+        return pipeline.fit(X, y), {}
+    budget = space.grid_size
+    if strategy == "grid":
+        search = GridSearchCV(pipeline, _param_grid(space), scoring="accuracy", cv=inner_cv,
+                              refit=True, n_jobs=1)
+    elif strategy == "random":
+        search = RandomizedSearchCV(pipeline, _scipy_distributions(space), n_iter=budget,
+                                    scoring="accuracy", cv=inner_cv, refit=True, n_jobs=1,
+                                    random_state=derived_seed(seed, "random-search"))
+    elif strategy == "bayes":
+        search = TPESearchCV(pipeline, space, inner_cv, n_trials=budget,
+                             seed=derived_seed(seed, "bayes-search"))
+    else:
+        raise ValueError(f"search must be one of {', '.join(STRATEGIES)}; got {strategy!r}.")
+    search.fit(X, y)
+    chosen = {key.removeprefix(_PREFIX): to_jsonable(value)
+              for key, value in search.best_params_.items()}
+    return search, chosen
+
+
+def n_candidates(fitted) -> int:
+    """Number of candidates a fitted search evaluated (0 for a plain fit)."""
+    results = getattr(fitted, "cv_results_", None)
+    return 0 if results is None else len(results["params"])

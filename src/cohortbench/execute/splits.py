@@ -1,0 +1,160 @@
+"""Outer and inner cross-validation splits (SPEC section 3.2 and 3.4).
+
+Only the task's own rows ``[0, n_eval)`` are split. Hybrid train-only rows
+``[n_eval, n)`` are appended to every training index and never tested.
+
+Seeds: the shuffled stratified outer splitters get ``random_state`` =
+:func:`derived_seed` ``(seed, "outer-cv")``, so the outer folds are a function of
+the study seed and the label vector only. The inner splitter is unshuffled
+(deterministic given the training rows), as in the published study.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import numpy as np
+from sklearn.model_selection import LeaveOneOut, RepeatedStratifiedKFold, StratifiedKFold
+
+from ..errors import DataError, StudyError
+from .permutations import stable_int
+
+__all__ = ["parse_cv_scheme", "outer_splits", "inner_cv", "folds_id", "derived_seed"]
+
+_SCHEME = re.compile(r"^(loo|stratified-kfold:(\d+)|repeated-stratified-kfold:(\d+):(\d+))$")
+
+
+def derived_seed(seed: int, purpose: str) -> int:
+    """A 32-bit seed for one purpose, derived from the study seed."""
+    seq = np.random.SeedSequence([int(seed), stable_int(purpose)])
+    return int(seq.generate_state(1, dtype=np.uint32)[0])
+
+
+def parse_cv_scheme(scheme: str) -> tuple[str, int, int]:
+    """Parse a CV scheme string into ``(kind, n_splits, n_repeats)``.
+
+    ``loo`` -> ``("loo", 0, 1)``; ``stratified-kfold:K`` -> ``("stratified-kfold", K, 1)``;
+    ``repeated-stratified-kfold:K:R`` -> ``("repeated-stratified-kfold", K, R)``.
+    """
+    match = _SCHEME.match(str(scheme).strip())
+    if match is None:
+        raise StudyError(
+            f"CV scheme {scheme!r} is not recognised: write loo, stratified-kfold:K "
+            "or repeated-stratified-kfold:K:R (e.g. stratified-kfold:5)."
+        )
+    if match.group(1) == "loo":
+        return "loo", 0, 1
+    if match.group(2) is not None:
+        kind, k, r = "stratified-kfold", int(match.group(2)), 1
+    else:
+        kind, k, r = "repeated-stratified-kfold", int(match.group(3)), int(match.group(4))
+    if k < 2 or r < 1:
+        raise StudyError(f"CV scheme {scheme!r} needs at least 2 folds and 1 repeat.")
+    return kind, k, r
+
+
+def outer_splits(y, n_eval: int, scheme: str, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Outer cross-validation folds over the task's rows.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Integer class codes (real or shuffled); stratification uses ``y[:n_eval]``.
+    n_eval : int
+        Rows ``[0, n_eval)`` are split; rows ``[n_eval, n)`` only ever train.
+    scheme : str
+        ``loo``, ``stratified-kfold:K`` or ``repeated-stratified-kfold:K:R``.
+    seed : int
+        Study seed (shuffled stratified splits derive their ``random_state`` from it).
+
+    Returns
+    -------
+    list of (train_idx, test_idx)
+        int64 index arrays into ``y``. For repeated CV the folds of repeat 0
+        come first, then repeat 1, and so on.
+    """
+    y = np.asarray(y)
+    n = len(y)
+    if not 0 < n_eval <= n:
+        raise ValueError(f"n_eval must be in [1, {n}]; got {n_eval}.")
+    kind, k, r = parse_cv_scheme(scheme)
+    y_eval = y[:n_eval]
+    placeholder = np.zeros((n_eval, 1))
+    if kind == "loo":
+        if n_eval < 2:
+            raise DataError("Leave-one-out needs at least 2 subjects in the task; add subjects.")
+        splitter = LeaveOneOut()
+    else:
+        if k > n_eval:
+            raise DataError(
+                f"CV scheme {scheme!r} asks for {k} folds but the task has only {n_eval} "
+                "subjects: use fewer folds or loo."
+            )
+        random_state = derived_seed(seed, "outer-cv")
+        if kind == "stratified-kfold":
+            splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=random_state)
+        else:
+            splitter = RepeatedStratifiedKFold(n_splits=k, n_repeats=r, random_state=random_state)
+    train_only = np.arange(n_eval, n, dtype=np.int64)
+    folds = []
+    for train, test in splitter.split(placeholder, y_eval):
+        train = np.concatenate([np.asarray(train, dtype=np.int64), train_only])
+        folds.append((train, np.asarray(test, dtype=np.int64)))
+    return folds
+
+
+def inner_cv(y_train, scheme: str, task: str, classes, reduce_k: bool) -> StratifiedKFold:
+    """The inner (search) splitter for one outer training set.
+
+    Parameters
+    ----------
+    y_train : array-like
+        Integer class codes of the outer fold's training rows.
+    scheme : str
+        ``stratified-kfold:K`` (the only inner scheme).
+    task : str
+        Task name, for the error message.
+    classes : sequence of str
+        Class names indexed by code, for the error message.
+    reduce_k : bool
+        When the smallest class has fewer than K members, lower K to that size
+        (at least 2) instead of failing.
+
+    Returns
+    -------
+    StratifiedKFold
+        Unshuffled, hence deterministic for the given rows.
+    """
+    kind, k, _ = parse_cv_scheme(scheme)
+    if kind != "stratified-kfold":
+        raise StudyError(f"cv.inner must be stratified-kfold:K; got {scheme!r}.")
+    codes, counts = np.unique(np.asarray(y_train), return_counts=True)
+    smallest = int(np.argmin(counts))
+    n_min, name = int(counts[smallest]), classes[int(codes[smallest])]
+    if n_min < k:
+        if reduce_k and n_min >= 2:
+            k = n_min
+        elif reduce_k:
+            raise DataError(
+                f"Task {task!r}: class {name!r} has only {n_min} subject in a training fold, "
+                "too few for any inner cross-validation; add subjects or drop the search."
+            )
+        else:
+            raise DataError(
+                f"Task {task!r}: class {name!r} has only {n_min} subjects in a training fold, "
+                f"fewer than the {k} inner folds of {scheme!r}; set cv.reduce_inner_k: true "
+                "or use fewer folds."
+            )
+    return StratifiedKFold(n_splits=k, shuffle=False)
+
+
+def folds_id(splits) -> str:
+    """A content hash of the fold index arrays (order included)."""
+    h = hashlib.sha256()
+    for train, test in splits:
+        for part in (train, test):
+            part = np.ascontiguousarray(part, dtype=np.int64)
+            h.update(len(part).to_bytes(8, "little"))
+            h.update(part.tobytes())
+    return h.hexdigest()[:16]
