@@ -66,18 +66,25 @@ def test_broken_study_gives_one_line_and_exit_2(tiny_study, mutation, words):
         assert w in lines[0]
 
 
-def test_run_status_export_report(tiny_study, tmp_path):
+def test_run_status_export_report(tiny_run, tmp_path):
+    import shutil
+
+    study, finished = tiny_run
     run_dir = tmp_path / "run"
-    r = cli("run", tiny_study, "--out", run_dir, "--jobs", "1", "--quiet")
+    shutil.copytree(finished, run_dir)
+    r = cli("run", study, "--out", run_dir, "--jobs", "1", "--quiet")
     assert r.returncode == 0, r.stderr
+    assert "0 computed" in r.stdout  # a finished study is not recomputed
     assert (run_dir / "results.sqlite").exists() and (run_dir / "study.yaml").exists()
+    assert (run_dir / "report.html").exists()
     r = cli("status", run_dir)
     assert r.returncode == 0 and "screen" in r.stdout and "enrich" in r.stdout
     r = cli("export", run_dir, "--out", tmp_path / "csv")
     assert r.returncode == 0, r.stderr
     for name in ("evaluations", "predictions", "nulls", "step_tests"):
         assert (tmp_path / "csv" / f"{name}.csv").exists()
-    assert len(pd.read_csv(tmp_path / "csv" / "evaluations.csv")) > 0
+    assert len(pd.read_csv(tmp_path / "csv" / "evaluations.csv")) == 27
+    (run_dir / "report.html").unlink()
     r = cli("report", run_dir)
     assert r.returncode == 0, r.stderr
     assert (run_dir / "report.html").exists()
