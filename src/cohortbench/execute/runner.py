@@ -69,6 +69,35 @@ def _stage_views(study: LoadedStudy) -> list[tuple[tuple[str, ...], str]]:
     return list(OrderedDict.fromkeys(views))
 
 
+def _n_features_asked(stage) -> list[int]:
+    if stage.grid is not None:
+        return list(stage.grid.n_features or [])
+    if stage.pipeline not in (None, "best") and stage.pipeline.n_features:
+        return [stage.pipeline.n_features]
+    return []
+
+
+def _cap_warnings(study: LoadedStudy, views: dict) -> list[str]:
+    """Say where ``n_features`` exceeds a view's features (the engine caps k)."""
+    default = study.default_modalities()
+    warnings = []
+    for stage in study.spec.stages:
+        asked = _n_features_asked(stage)
+        mods = [tuple(m) for m in stage.modalities] if stage.modalities else [default]
+        parcs = list(stage.parcellations) if stage.parcellations else ["all"]
+        for m in mods:
+            for p in parcs:
+                available = views[(m, p)].X.shape[1]
+                too_big = sorted(k for k in asked if k > available)
+                if too_big:
+                    warnings.append(
+                        f"stage '{stage.name}': n_features {', '.join(map(str, too_big))} is more than the "
+                        f"{available} features of {'+'.join(m)}/{p}; those selections keep all {available} "
+                        "(the cap is recorded as n_features_used)"
+                    )
+    return warnings
+
+
 def _check_inner_cv(study: LoadedStudy, problem: Problem) -> None:
     cv = study.cv
     for train, _ in outer_splits(problem.y, problem.n_eval, cv.outer, cv.seed):
@@ -85,8 +114,9 @@ def prepare_problems(study: LoadedStudy) -> tuple[dict, list[str]]:
     warnings = []
     problems = {}
     searching = any(any(s != "none" for s in (st.search or ["none"])) for st in study.spec.stages)
+    views = {}
     for mods, parc in _stage_views(study):
-        view = study.cohort.view(list(mods), parc)
+        view = views[(mods, parc)] = study.cohort.view(list(mods), parc)
         for name, task in study.tasks.items():
             problem, left_out = make_problem(view, task)
             if left_out:
@@ -105,7 +135,7 @@ def prepare_problems(study: LoadedStudy) -> tuple[dict, list[str]]:
             if searching:
                 _check_inner_cv(study, problem)
             problems[(mods, parc, name)] = problem
-    return problems, warnings
+    return problems, warnings + _cap_warnings(study, views)
 
 
 def _file_digest(path: Path) -> str:
