@@ -100,7 +100,8 @@ def run(study_path: str | Path, out: str | Path | None = None, *, jobs: int | No
         slurm = study.spec.execution.slurm.model_dump()
     progress = make_progress(quiet)
     try:
-        with make_backend(jobs=jobs, scheduler=scheduler, cluster=cluster, slurm=slurm) as backend:
+        with make_backend(jobs=jobs, scheduler=scheduler, cluster=cluster, slurm=slurm,
+                          log_directory=str(out / "slurm-logs")) as backend:
             outcome = run_study(study, out, backend=backend, progress=progress, engine=engine)
     finally:
         progress.close()

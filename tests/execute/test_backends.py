@@ -67,7 +67,7 @@ def test_slurm_job_script_follows_the_study_settings():
     settings = {"queue": "normal", "cores": 4, "memory": "16GB", "walltime": "04:00:00", "jobs": 3,
                 "job_directives_skip": ["--mem"], "job_extra_directives": ["--account=neuro"]}
     kwargs = slurm_cluster_kwargs(settings)
-    with SLURMCluster(**kwargs, scheduler_options={"dashboard_address": None}) as cluster:
+    with SLURMCluster(**kwargs) as cluster:
         script = cluster.job_script()
     assert "#SBATCH -p normal" in script
     assert "#SBATCH --cpus-per-task=4" in script

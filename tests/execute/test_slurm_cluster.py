@@ -86,10 +86,9 @@ def _slurm_copy_of(study: Path, directory: Path) -> Path:
 def test_slurm_cluster_gives_the_same_results_as_jobs_1(slurm_cluster, tiny_run, tmp_path, monkeypatch):
     study, reference = tiny_run  # run with --jobs 1
     slurm_study = _slurm_copy_of(study, tmp_path / "cohort")
-    # dask-jobqueue's jobs write slurm-<id>.out into the submitting process's directory
-    logs = tmp_path / "slurm-logs"
-    logs.mkdir()
-    monkeypatch.chdir(logs)
+    # the runner asks dask-jobqueue to write the jobs' logs into RUN_DIR/slurm-logs
+    logs = tmp_path / "slurm" / "slurm-logs"
+    monkeypatch.chdir(tmp_path)
 
     seen = {}
     real_make_backend = cb_api.make_backend
@@ -128,7 +127,8 @@ def test_slurm_cluster_gives_the_same_results_as_jobs_1(slurm_cluster, tiny_run,
     assert len(job_ids) == SLURM_SETTINGS["jobs"] and all(job_ids), job_ids
     assert set(job_ids) <= watcher.running, (job_ids, watcher.running)
     for job_id in job_ids:
-        log = (logs / f"slurm-{job_id}.out").read_text(encoding="utf-8", errors="replace")
+        (log_file,) = logs.glob(f"*-{job_id}.out")  # dask-jobqueue names them <job name>-<id>.out
+        log = log_file.read_text(encoding="utf-8", errors="replace")
         assert "Registered to" in log, f"worker of SLURM job {job_id} never joined the scheduler:\n{log[-2000:]}"
     # closing the run cancels its jobs: nothing is left queued on the cluster
     deadline = time.monotonic() + 60

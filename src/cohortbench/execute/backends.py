@@ -145,9 +145,11 @@ class DaskBackend(Backend):
             self.cluster.close()
 
 
-def slurm_cluster_kwargs(settings: dict) -> dict:
+def slurm_cluster_kwargs(settings: dict, log_directory: str | None = None) -> dict:
     """dask-jobqueue ``SLURMCluster`` arguments from the study's ``execution.slurm``."""
     return {
+        "log_directory": log_directory,
+        "scheduler_options": {"dashboard_address": None},
         "queue": settings.get("queue"),
         "cores": int(settings.get("cores", 1)),
         # one single-threaded worker process per core: the work is CPU-bound Python
@@ -163,7 +165,8 @@ def slurm_cluster_kwargs(settings: dict) -> dict:
 
 
 def make_backend(*, jobs: int | None = None, scheduler: str | None = None,
-                 cluster: str | None = None, slurm: dict | None = None) -> Backend:
+                 cluster: str | None = None, slurm: dict | None = None,
+                 log_directory: str | None = None) -> Backend:
     """Choose a backend from the command-line options.
 
     Parameters
@@ -193,11 +196,16 @@ def make_backend(*, jobs: int | None = None, scheduler: str | None = None,
         from dask_jobqueue import SLURMCluster
         from distributed import Client
 
-        kwargs = slurm_cluster_kwargs(slurm)
-        slurm_cluster = SLURMCluster(**kwargs)
+        slurm_cluster = SLURMCluster(**slurm_cluster_kwargs(slurm, log_directory))
         slurm_cluster.scale(jobs=int(slurm.get("jobs", 1)))
         client = Client(slurm_cluster)
-        client.wait_for_workers(1, timeout=600)
+        try:
+            client.wait_for_workers(1, timeout=600)
+        except TimeoutError:
+            client.close()
+            slurm_cluster.close()
+            raise RunError("no SLURM job started a worker within 10 minutes; check `squeue` and the "
+                           "queue/cores/memory of `execution: slurm:` in the study file") from None
         return DaskBackend(client, slurm_cluster)
     jobs = jobs or os.cpu_count() or 1
     if jobs < 1:
