@@ -127,8 +127,8 @@ def test_slurm_cluster_gives_the_same_results_as_jobs_1(slurm_cluster, tiny_run,
     assert len(job_ids) == SLURM_SETTINGS["jobs"] and all(job_ids), job_ids
     assert set(job_ids) <= watcher.running, (job_ids, watcher.running)
     for job_id in job_ids:
-        (log_file,) = logs.glob(f"*-{job_id}.out")  # dask-jobqueue names them <job name>-<id>.out
-        log = log_file.read_text(encoding="utf-8", errors="replace")
+        # dask-jobqueue names them <job name>-<id>.out / .err; the worker logs to stderr
+        log = "".join(f.read_text(encoding="utf-8", errors="replace") for f in sorted(logs.glob(f"*-{job_id}.*")))
         assert "Registered to" in log, f"worker of SLURM job {job_id} never joined the scheduler:\n{log[-2000:]}"
     # closing the run cancels its jobs: nothing is left queued on the cluster
     deadline = time.monotonic() + 60
