@@ -7,6 +7,7 @@ Exit codes: 0 success; 2 bad input (one line on stderr, no traceback);
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -19,10 +20,14 @@ from .errors import CohortbenchError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Benchmark ML pipelines on small multimodal cohorts, honestly and fast.")
-out_console = Console(highlight=False)
+out_console = Console(highlight=False, soft_wrap=True)
+
+
+_said: set[str] = set()
 
 
 def _say(text: str) -> None:
+    _said.add(text)
     out_console.print(text, markup=False)
 
 
@@ -123,7 +128,20 @@ def demo(
 def main(argv=None) -> None:
     """Entry point: user errors become one line and exit code 2."""
     try:
-        app(args=argv, standalone_mode=False)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            try:
+                rc = app(args=argv, standalone_mode=False)
+            finally:
+                # library warnings about the user's data become plain lines, not stack-ish stderr
+                shown = set()
+                for w in caught:
+                    line = f"warning: {w.message}"
+                    if issubclass(w.category, UserWarning) and line not in shown | _said:
+                        shown.add(line)
+                        print(line)
+        if isinstance(rc, int) and rc:
+            sys.exit(rc)
     except CohortbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)

@@ -141,11 +141,13 @@ class Cohort:
             blocks.append(Block(m, start, start + table.shape[1]))
             start += table.shape[1]
         data = pd.concat(frames, axis=1)
-        dropped = self._apply_policy(data.to_numpy(dtype=np.float64), data.index, blocks)
+        values, column_names = data.to_numpy(dtype=np.float64), list(data.columns)
+        dropped = self._apply_policy(values, data.index, blocks, column_names)
         kept = data.loc[[s for s in data.index if s not in dropped]]
         if kept.empty:
             raise DataError(f"Every subject misses a value of {', '.join(map_names)}, so the "
-                            "`drop-subjects` policy leaves no one; use an `impute-*` policy.")
+                            "`drop-subjects` policy leaves no one; use an `impute-*` policy"
+                            f"{_empty_columns_hint(values, column_names, blocks)}.")
         return View(
             X=np.ascontiguousarray(kept.to_numpy(dtype=np.float64)),
             subjects=tuple(kept.index),
@@ -156,8 +158,8 @@ class Cohort:
             dropped=dropped,
         )
 
-    def _apply_policy(self, X: np.ndarray, subjects: pd.Index,
-                      blocks: list[Block]) -> dict[str, str]:
+    def _apply_policy(self, X: np.ndarray, subjects: pd.Index, blocks: list[Block],
+                      columns: list[str]) -> dict[str, str]:
         """Subject -> reason for the subjects this view leaves out (or raise under `error`)."""
         holes = {b.name: np.isnan(X[:, b.start:b.stop]).sum(axis=1) for b in blocks}
         if self.missing == "error":
@@ -168,7 +170,7 @@ class Cohort:
                 raise DataError(
                     f"Missing values in the maps used ({detail}); set `data.missing` in the "
                     "study file to one of drop-subjects, impute-mean, impute-median, or fill "
-                    "the values.")
+                    f"the values{_empty_columns_hint(X, columns, blocks)}.")
             return {}
         if self.missing != "drop-subjects":
             return {}
@@ -206,6 +208,19 @@ class Cohort:
             "missing": self.missing,
             "warnings": list(self.warnings),
         }
+
+
+def _empty_columns_hint(X: np.ndarray, columns: Sequence[str], blocks: Sequence[Block]) -> str:
+    """'; column(s) ... have no value at all ...' when a whole feature column is missing."""
+    empty = []
+    for b in blocks:
+        for j in range(b.start, b.stop):
+            if np.isnan(X[:, j]).all():
+                empty.append(f"{str(columns[j])[len(b.name) + 1:]} (map {b.name})")
+    if not empty:
+        return ""
+    return (f"; column(s) {_names(empty)} have no value at all, so no policy can use them: "
+            "remove them from the map table or list them under `exclude:`")
 
 
 def load_cohort(*, maps: dict[str, Path] | None = None, participants: Path | None = None,
@@ -309,7 +324,7 @@ def load_cohort(*, maps: dict[str, Path] | None = None, participants: Path | Non
         cohort_maps[name] = _align(name, source, values, clinical.index, notes)
         sources[name] = source
     modality_map = _modalities(modalities, list(cohort_maps))
-    parcellation_map = _parcellations(parcellations, cohort_maps)
+    parcellation_map = _parcellations(parcellations, cohort_maps, sources, notes)
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=2)
     return Cohort(clinical=clinical, maps=cohort_maps, modalities=modality_map,
@@ -379,7 +394,8 @@ def _modalities(modalities, map_names: list[str]) -> dict[str, tuple[str, ...]]:
     return out
 
 
-def _parcellations(parcellations, maps: dict[str, pd.DataFrame]) -> dict[str, tuple | None]:
+def _parcellations(parcellations, maps: dict[str, pd.DataFrame], sources: dict[str, str],
+                   notes: list[str]) -> dict[str, tuple | None]:
     out: dict[str, tuple[str, ...] | None] = {"all": None}
     every_roi = set().union(*(t.columns for t in maps.values()))
     for name, value in (parcellations or {}).items():
@@ -400,4 +416,13 @@ def _parcellations(parcellations, maps: dict[str, pd.DataFrame]) -> dict[str, tu
             raise DataError(f"Parcellation '{name}' names ROI(s) {_names(absent)}{hint} that are "
                             "in no map; fix the names so they match the map tables' columns.")
         out[str(name)] = tuple(rois)
+        for m, table in maps.items():
+            # Maps may cover different ROIs (block sizes differ), but a map holding some of a
+            # parcellation's ROIs and lacking others is usually a renamed or dropped column.
+            lacking = [r for r in rois if r not in set(table.columns)]
+            if 0 < len(lacking) < len(rois):
+                notes.append(f"Parcellation '{name}': map '{m}' ({sources.get(m, m)}) lacks "
+                             f"ROI(s) {_names(lacking)}, so its block keeps "
+                             f"{len(rois) - len(lacking)} of the {len(rois)} ROIs; check that "
+                             "file's column names.")
     return out

@@ -25,11 +25,12 @@ __all__ = ["evaluate_expression", "derive_labels", "build_tasks", "condition_mas
 _ALLOWED = ("numbers, column names, + - * /, unary minus and parentheses "
             "(backquote column names that are not plain words, e.g. `ALSFRS-R`)")
 _OPERATORS = {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide}
+# Each entry reads as the subject of "... not allowed" (hence the verb).
 _FORBIDDEN = {
-    ast.Call: "function calls", ast.Attribute: "attribute access (a.b)",
-    ast.Subscript: "indexing (a[0])", ast.Compare: "comparisons", ast.Lambda: "lambda",
-    ast.BoolOp: "and/or", ast.IfExp: "if/else", ast.Pow: "'**' (power)",
-    ast.FloorDiv: "'//'", ast.Mod: "'%'", ast.Not: "'not'", ast.Invert: "'~'",
+    ast.Call: "function calls are", ast.Attribute: "attribute access (a.b) is",
+    ast.Subscript: "indexing (a[0]) is", ast.Compare: "comparisons are", ast.Lambda: "lambda is",
+    ast.BoolOp: "and/or are", ast.IfExp: "if/else is", ast.Pow: "'**' (power) is",
+    ast.FloorDiv: "'//' is", ast.Mod: "'%' is", ast.Not: "'not' is", ast.Invert: "'~' is",
 }
 _PLACEHOLDER = "_cb_column_{}_"
 
@@ -42,7 +43,7 @@ def _unknown_column(name: str, columns, where: str, extra: str = "") -> StudyErr
                       f"are {', '.join(known)}{extra}.")
 
 
-def evaluate_expression(text: str, table: pd.DataFrame) -> pd.Series:
+def evaluate_expression(text: str, table: pd.DataFrame, *, where: str | None = None) -> pd.Series:
     """Evaluate safe arithmetic over the columns of ``table``.
 
     Parameters
@@ -51,6 +52,8 @@ def evaluate_expression(text: str, table: pd.DataFrame) -> pd.Series:
         E.g. ``"(48 - alsfrs_r) / disease_months"``.
     table : DataFrame
         Its columns are the names the expression may use.
+    where : str, optional
+        Where the expression is written (e.g. ``labels.slope``), to start messages with.
 
     Returns
     -------
@@ -64,7 +67,7 @@ def evaluate_expression(text: str, table: pd.DataFrame) -> pd.Series:
         The text is not valid, uses something outside the whitelist, names an unknown or
         non-numeric column.
     """
-    where = f"expression '{text}'"
+    where = f"{where + ': ' if where else ''}expression '{text}'"
     if not isinstance(text, str) or not text.strip():
         raise StudyError(f"{where}: give a non-empty arithmetic expression using {_ALLOWED}.")
     if text.count("`") % 2:
@@ -114,8 +117,8 @@ def _walk(node: ast.AST, table: pd.DataFrame, quoted: dict[str, str], where: str
         operand = _walk(node.operand, table, quoted, where)
         return -operand if isinstance(node.op, ast.USub) else +operand
     kind = type(node.op) if isinstance(node, (ast.BinOp, ast.UnaryOp)) else type(node)
-    what = _FORBIDDEN.get(kind, f"'{kind.__name__}'")
-    raise StudyError(f"{where}: {what} is not allowed; only {_ALLOWED}.")
+    what = _FORBIDDEN.get(kind, f"'{kind.__name__}' is")
+    raise StudyError(f"{where}: {what} not allowed; only {_ALLOWED}.")
 
 
 def _normalise(value) -> str | None:
@@ -187,7 +190,7 @@ def derive_labels(clinical: pd.DataFrame, labels: Mapping[str, Mapping]) -> pd.D
         if ("expression" in spec) == ("from" in spec):
             raise StudyError(f"{where}: give exactly one of `expression` and `from`.")
         if "expression" in spec:
-            values = evaluate_expression(spec["expression"], table)
+            values = evaluate_expression(spec["expression"], table, where=where)
         else:
             source = str(spec["from"])
             if source not in table.columns:

@@ -107,8 +107,9 @@ def _read_text(path: Path, default_sep: str) -> pd.DataFrame:
         return pd.read_csv(io.StringIO(text), sep=sep, header=None, dtype=str,
                            keep_default_na=False, skip_blank_lines=True)
     except (pd.errors.ParserError, ValueError) as exc:
+        reason = " ".join(str(exc).split())  # pandas' parser messages end in a newline
         raise DataError(f"{path} cannot be read as a {_SEPARATORS[sep]}-separated table "
-                        f"({exc}); every line needs as many cells as the header.") from exc
+                        f"({reason}); every line needs as many cells as the header.") from exc
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -292,8 +293,10 @@ def match_blocks(wide: pd.DataFrame, id_col: str, blocks: dict[str, str],
     for name, glob in blocks.items():
         columns = [c for c in candidates if fnmatch.fnmatchcase(c, glob)]
         if not columns:
+            shown = _shown(list(wide.columns), 8)
             raise DataError(f"The glob '{glob}' of map '{name}' in `data.blocks` matches no column "
-                            f"of {file}; its columns start {_shown(list(wide.columns), 8)}.")
+                            f"of {file}; its columns start {shown}"
+                            f"{'' if shown.endswith('...') else '.'}")
         for c in columns:
             if c in owner:
                 raise DataError(f"Column '{c}' of {file} matches the globs of both map "

@@ -49,6 +49,10 @@ def _yaml_error_message(exc: yaml.YAMLError, source: str) -> str:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     where = f"line {mark.line + 1}: " if mark is not None else ""
     problem = getattr(exc, "problem", None) or str(exc)
+    context, context_mark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and context_mark is not None and mark is not None and context_mark.line != mark.line:
+        # YAML notices an unclosed bracket or quote lines later; name where it began too.
+        problem = f"{problem} {context} that starts on line {context_mark.line + 1}"
     tag = _TAG_PROBLEM.search(problem) if isinstance(exc, yaml.constructor.ConstructorError) else None
     if tag:
         shown = tag.group(1).replace("tag:yaml.org,2002:", "!!")

@@ -134,6 +134,8 @@ def prepare_problems(study: LoadedStudy) -> tuple[dict, list[str]]:
                 )
             if searching:
                 _check_inner_cv(study, problem)
+            else:  # the outer CV alone must still be possible (e.g. K <= subjects)
+                outer_splits(problem.y, problem.n_eval, study.cv.outer, study.cv.seed)
             problems[(mods, parc, name)] = problem
     return problems, warnings + _cap_warnings(study, views)
 
