@@ -142,7 +142,7 @@ def shortlist_classifiers(rule, results: pd.DataFrame, order: list[str], metric:
     Returns
     -------
     names : list of str, in registry order
-    reasons : dict, classifier -> {task: best score} and whether it was kept
+    reasons : dict, classifier -> "kept (accuracy: 2-class 0.900, ...)" or "dropped (...)"
     """
     if rule is None:
         raise StudyError("`classifiers: shortlist` needs a `shortlist:` rule on the previous stage.")
@@ -157,11 +157,10 @@ def shortlist_classifiers(rule, results: pd.DataFrame, order: list[str], metric:
         scores = {t: (float(best[(clf, t)]) if (clf, t) in best.index else None) for t in tasks}
         if keep:
             ok = clf in keep
-            why = "listed in shortlist.keep" if ok else "not listed in shortlist.keep"
         else:
             ok = all(s is not None and s >= threshold for s in scores.values())
-            why = f"{metric} >= {threshold} on every task" if ok else f"{metric} < {threshold} on some task"
-        reasons[clf] = {"kept": ok, "why": why, "scores": scores}
+        shown = ", ".join(f"{t} {'failed' if v is None else f'{v:.3f}'}" for t, v in scores.items())
+        reasons[clf] = f"{'kept' if ok else 'dropped'} ({metric}: {shown})"
         if ok:
             kept.append(clf)
     if keep:
@@ -193,8 +192,8 @@ def best_pipeline(results: pd.DataFrame, metric: str) -> tuple[dict, dict]:
     steps = {k: row[k] for k in STEP_KEYS}
     steps["n_features"] = None if pd.isna(steps["n_features"]) else int(steps["n_features"])
     why = {
-        "mean_" + metric: float(agg.loc[winner, "score"]),
-        "mean_z": None if not np.isfinite(agg.loc[winner, "z"]) else float(agg.loc[winner, "z"]),
+        "mean_" + metric: round(float(agg.loc[winner, "score"]), 4),
+        "mean_z": None if not np.isfinite(agg.loc[winner, "z"]) else round(float(agg.loc[winner, "z"]), 3),
         "n_pipelines_compared": int(len(agg)),
     }
     return steps, why

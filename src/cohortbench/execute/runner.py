@@ -287,7 +287,11 @@ def run_study(study: LoadedStudy, run_dir: Path, *, backend: Backend | None = No
             if stage.shortlist is not None:
                 shortlist, reasons = shortlist_classifiers(stage.shortlist, prev_results, order, metric)
                 rule = stage.shortlist.model_dump(exclude_none=True)
-                payload = {"classifiers": shortlist, "rule": rule, "reasons": reasons}
+                if "min_accuracy" in rule:
+                    text = f"best {metric} >= {rule['min_accuracy']} on every task of the stage"
+                else:
+                    text = "the classifiers listed in shortlist.keep"
+                payload = {"classifiers": shortlist, "rule": text, "reasons": reasons}
                 if "min_accuracy" in rule:
                     payload["min_accuracy"] = rule["min_accuracy"]
                 store.set_decision(stage.name, "shortlist", payload)
