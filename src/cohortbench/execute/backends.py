@@ -60,8 +60,13 @@ class InlineBackend(Backend):
     name = "inline"
 
     def run(self, fn, units):
-        for i, args in enumerate(units):
-            yield i, fn(*args)
+        # Same numerical environment as a worker process (one BLAS thread): thread
+        # counts can change floating-point summation order, hence results.
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):
+            for i, args in enumerate(units):
+                yield i, fn(*args)
 
 
 class LocalBackend(Backend):
