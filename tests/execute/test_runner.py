@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -18,7 +17,6 @@ from cohortbench.errors import RunError
 from cohortbench.store.results_store import ResultsStore
 from cohortbench.store.run_lock import RunLock
 
-from ..conftest import write_tiny_study
 
 EVAL_COLUMNS = [
     "evaluation_id", "stage", "task", "classifier", "row_scaling", "column_scaling",
