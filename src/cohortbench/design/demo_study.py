@@ -21,7 +21,7 @@ _FULL = {
         "n_features": [10, 50, 150],
         "dim_reduction": ["none", "pca", "lda"],
     },
-    "tune_classifiers": ["MLR_L2", "SVM_LIN"],
+    "tune_classifiers": ["SVM_LIN"],
     "tune_tasks": ["3-class"],
     "enrich_tasks": None,
     "enrich_search": ["none"],
