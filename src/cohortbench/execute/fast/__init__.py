@@ -1,0 +1,18 @@
+"""The exact fast engine: shared transforms, one RFE path for every k, SVMs on kernels.
+
+Public names:
+
+- :func:`evaluate_fast` — several configurations of one problem, one
+  :class:`~cohortbench.store.records.EvaluationResult` each, equal to the
+  reference engine's.
+- :func:`rfe_path` / :class:`RFEPath` — linear-SVR RFE computed once for every k.
+- :class:`DotProducts`, :func:`fit_predict_svc` — SVC on precomputed kernels,
+  bit-identical to ``SVC(kernel=...)``.
+"""
+
+from .fast_engine import FAST_CLASSIFIERS, evaluate_fast
+from .kernel_svm import DotProducts, covers_svc, fit_predict_svc
+from .rfe_path import RFEPath, rfe_path
+
+__all__ = ["evaluate_fast", "FAST_CLASSIFIERS", "rfe_path", "RFEPath", "DotProducts",
+           "covers_svc", "fit_predict_svc"]

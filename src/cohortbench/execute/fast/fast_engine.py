@@ -1,0 +1,292 @@
+"""The exact fast engine: many configurations of one problem, sharing all common work.
+
+:func:`evaluate_fast` returns what :func:`~cohortbench.execute.reference_engine.evaluate_reference`
+returns for each configuration (same splits, shuffles, seeds, metrics and
+statistics: they come from the same functions), computed by sharing:
+
+- label vectors (real + shuffles) are grouped by outer training set, so the
+  label-free transforms of a split are computed once for all of them
+  (with LOO every label vector has the same splits);
+- inside a split, :mod:`.shared_transforms` computes each transform once for all
+  configurations (and every k), and the RFE path once for every k;
+- the classifier is fitted by scikit-learn itself on the shared matrices; SVMs
+  (``SVM_LIN/POLY/RBF/SIG``) are fitted on precomputed kernels whose values are
+  bit-identical to libsvm's own (:mod:`.kernel_svm`), the ``ddot`` products
+  computed once for the four kernels and every label vector.
+
+Which path ran is recorded in ``EvaluationResult.engine``:
+
+- ``"fast"``: shared transforms and a classifier with a fast path in this engine
+  (the SVMs on precomputed kernels; ``MLR_L2``, ``MLR_L1``, ``MLR_ENET`` and
+  ``KNN`` fitted directly on the shared matrices);
+- ``"fast-fallback"``: the classifier is fitted as the reference does it (trees,
+  boosters, MLP, user-registered estimators), still on the shared matrices; and
+  configurations with a hyperparameter search, which run through the reference
+  engine unchanged.
+
+Agreement with the reference: every matrix and every fit is the reference's, bit
+for bit, with one exception: RFE fits made while more than ``2 n`` features remain
+use a downdated Gram matrix, equal to libsvm's own kernel values up to rounding
+(the fits with fewer features, and any fit libsvm finds hard, use libsvm's own
+values; see :mod:`.rfe_path`). A rounding difference can in principle change which
+feature such a fit eliminates. The allowed disagreement is therefore written down
+and bounded: RFE configurations only, at most one subject's prediction in an
+evaluation, in at most 1 % of evaluations. Measured so far: none (every RFE path
+and every evaluation compared was identical; benchmarks/RESULTS.md).
+
+Seconds: each shared item's time is split evenly among the configurations that
+used it; a configuration's own classifier fits are charged to it alone.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from ...design.classifiers import make_classifier
+from ...design.configs import CVScheme, PipelineConfig
+from ...store.records import EvaluationResult
+from ..permutations import label_shuffles, permutation_stats
+from ..problem import Problem
+from ..reference_engine import evaluate_reference, majority_vote, pooled_scores
+from ..splits import folds_id, outer_splits
+from .kernel_svm import DotProducts, covers_svc, fit_predict_svc
+from .shared_transforms import FoldTransforms, Item, LabelTransforms, ViewTransforms, computed
+
+__all__ = ["evaluate_fast", "FAST_CLASSIFIERS"]
+
+FAST_CLASSIFIERS = ("SVM_LIN", "SVM_POLY", "SVM_RBF", "SVM_SIG",
+                    "MLR_L2", "MLR_L1", "MLR_ENET", "KNN")
+
+
+class _Ledger:
+    """Per-configuration predictions, warnings and seconds, filled split by split.
+
+    Predictions are stored by position in the concatenated test rows of each label
+    vector's folds. Warnings keep, per configuration, the earliest (label vector,
+    fold, order) at which each text appeared, which is the order of first appearance
+    the reference engine records, whatever order the splits were processed in.
+    """
+
+    def __init__(self, n_configs: int, splits):
+        self.seconds = np.zeros(n_configs)
+        self.offsets = [np.cumsum([0] + [len(test) for _, test in label_splits])
+                        for label_splits in splits]
+        width = max(int(o[-1]) for o in self.offsets)
+        self.predicted = np.full((n_configs, len(splits), width), -1, dtype=np.int64)
+        self.first_seen: list[dict[str, tuple]] = [{} for _ in range(n_configs)]
+
+    def record(self, ci: int, li: int, fi: int, predicted, texts) -> None:
+        start = self.offsets[li][fi]
+        self.predicted[ci, li, start:start + len(predicted)] = predicted
+        seen = self.first_seen[ci]
+        for j, text in enumerate(texts):
+            when = (li, fi, j)
+            if text not in seen or when < seen[text]:
+                seen[text] = when
+
+    def fold_predictions(self, ci: int, li: int):
+        """The predicted codes of each fold of label vector ``li``."""
+        o = self.offsets[li]
+        return [self.predicted[ci, li, o[f]:o[f + 1]] for f in range(len(o) - 1)]
+
+    def warnings(self, ci: int) -> tuple[str, ...]:
+        seen = self.first_seen[ci]
+        return tuple(sorted(seen, key=seen.__getitem__))
+
+    def settle(self, items) -> None:
+        """Charge each item's (and its derived items') seconds to its users, evenly."""
+        for top in items:
+            for item in top.all_items():
+                if item.users and item.seconds:
+                    share = item.seconds / len(item.users)
+                    for user in item.users:
+                        self.seconds[user] += share
+
+
+def _feature_chain(config: PipelineConfig, fold: FoldTransforms,
+                   labels: LabelTransforms) -> list[Item]:
+    """The shared items one configuration's features pass through, last = its matrices."""
+    prefix = (config.row_scaling, config.imputation, config.column_scaling)
+    chain = [fold.view.row_scaled(config.row_scaling), fold.rows(config.row_scaling),
+             fold.imputed(config.row_scaling, config.imputation), fold.prefix(*prefix)]
+    label_dependent = False
+    key = prefix
+    if config.feature_selection != "none":
+        k = min(int(config.n_features), fold.view.X.shape[1])
+        chain.extend(labels.selected(prefix, config.feature_selection, k))
+        label_dependent = True
+        key = prefix + (config.feature_selection, k)
+    if config.dim_reduction == "pca":
+        owner = labels if label_dependent else fold
+        chain.append(owner.pca(key, chain[-1]))
+    elif config.dim_reduction == "lda":
+        chain.append(labels.lda(key, chain[-1]))
+    return chain
+
+
+def _classify(config: PipelineConfig, cv: CVScheme, features: Item, y_train):
+    """Fit the configuration's classifier on ``features``.
+
+    Returns ``(own, used)``: ``own`` is an :class:`Item` holding the predicted codes
+    of the test rows (its time and warnings are this configuration's alone) and
+    ``used`` the shared items the fit relied on (kernel products).
+    """
+    estimator = make_classifier(config.classifier, cv.seed)
+    train, test = features.value
+    if covers_svc(estimator) and np.isfinite(train).all() and np.isfinite(test).all():
+        dots = features.derived.get("dots")
+        if dots is None:
+            dots = features.derived["dots"] = computed(DotProducts, train, test)
+        return computed(fit_predict_svc, estimator, dots.value, y_train), [dots]
+    if config.classifier not in FAST_CLASSIFIERS:
+        # Estimators we do not know may write into their input: hand them copies.
+        train, test = np.array(train), np.array(test)
+    return computed(lambda: estimator.fit(train, y_train).predict(test)), []
+
+
+def _run_split(configs, indices, cv, fold, labels, y_train, ledger, tag):
+    """Evaluate configurations ``indices`` on one (split, label vector)."""
+    for ci in indices:
+        config = configs[ci]
+        chain = _feature_chain(config, fold, labels)
+        own, used = _classify(config, cv, chain[-1], y_train)
+        ledger.seconds[ci] += own.seconds
+        texts = []
+        for item in chain + used:
+            item.users.add(ci)
+            texts.extend(item.warnings)
+        texts.extend(own.warnings)
+        ledger.record(ci, *tag, np.asarray(own.value, dtype=np.int64), texts)
+
+
+def _predictions(splits, per_fold, n_eval: int) -> np.ndarray:
+    """Stack one label vector's fold predictions as the reference does: (R, n_eval)."""
+    rows: list[list[int]] = []
+    times_seen = np.zeros(n_eval, dtype=np.int64)
+    for (train, test), predicted in zip(splits, per_fold):
+        for row, label in zip(test, predicted):
+            repeat = times_seen[row]
+            if repeat == len(rows):
+                rows.append([-1] * n_eval)
+            rows[repeat][row] = int(label)
+            times_seen[row] += 1
+    if times_seen.min() != times_seen.max():
+        raise RuntimeError("The outer CV did not predict every subject equally often.")
+    return np.asarray(rows, dtype=np.int64)
+
+
+def _rfe_k_min(configs, indices, n_features: int) -> dict:
+    out: dict[tuple, int] = {}
+    for ci in indices:
+        c = configs[ci]
+        if c.feature_selection == "rfe":
+            prefix = (c.row_scaling, c.imputation, c.column_scaling)
+            k = min(int(c.n_features), n_features)
+            out[prefix] = min(out.get(prefix, k), k)
+    return out
+
+
+def evaluate_fast(problem: Problem, configs: list[PipelineConfig],
+                  cv: CVScheme) -> list[EvaluationResult]:
+    """Evaluate several configurations on one problem, sharing common work.
+
+    Parameters
+    ----------
+    problem : Problem
+    configs : list of PipelineConfig
+    cv : CVScheme
+
+    Returns
+    -------
+    list of EvaluationResult
+        One per configuration, in the order given; ``engine`` is ``"fast"`` or
+        ``"fast-fallback"`` (see the module docstring).
+    """
+    start = time.perf_counter()
+    configs = list(configs)
+    shared = [i for i, c in enumerate(configs) if c.search == "none"]
+    y = np.asarray(problem.y)
+    n_eval, n_features = problem.n_eval, problem.X.shape[1]
+    label_vectors = [y] + list(label_shuffles(y, cv.permutations, cv.seed, problem.task))
+    splits = [outer_splits(v, n_eval, cv.outer, cv.seed) for v in label_vectors]
+    ledger = _Ledger(len(configs), splits)
+    rfe_k_min = _rfe_k_min(configs, shared, n_features)
+
+    # Group (label vector, fold) pairs by their split so label-free work is done once.
+    groups: dict[bytes, list[tuple[int, int]]] = {}
+    for li, label_splits in enumerate(splits):
+        for fi, (train, test) in enumerate(label_splits):
+            key = train.tobytes() + b"|" + test.tobytes()
+            groups.setdefault(key, []).append((li, fi))
+
+    view = ViewTransforms(problem.X, problem.blocks)
+    if shared:
+        for members in groups.values():
+            li0, fi0 = members[0]
+            train, test = splits[li0][fi0]
+            fold = FoldTransforms(view, train, test)
+            for li, fi in members:
+                y_train = label_vectors[li][train]
+                labels = LabelTransforms(fold, y_train, rfe_k_min)
+                _run_split(configs, shared, cv, fold, labels, y_train, ledger, (li, fi))
+                ledger.settle(labels.items.values())
+            ledger.settle(fold.items.values())
+    ledger.settle(view.items.values())
+
+    results: list[EvaluationResult | None] = [None] * len(configs)
+    for ci in shared:
+        results[ci] = _result(problem, configs[ci], cv, splits, label_vectors, ledger, ci)
+    elapsed_shared = time.perf_counter() - start
+    for ci, config in enumerate(configs):
+        if ci not in shared:
+            results[ci] = replace(evaluate_reference(problem, config, cv),
+                                  engine="fast-fallback")
+    # Whatever the ledger did not see (grouping, bookkeeping) is spread evenly.
+    if shared:
+        overhead = max(elapsed_shared - float(ledger.seconds[shared].sum()), 0.0) / len(shared)
+        for ci in shared:
+            results[ci] = replace(results[ci], seconds=float(ledger.seconds[ci]) + overhead)
+    return results
+
+
+def _result(problem, config, cv, splits, label_vectors, ledger, ci) -> EvaluationResult:
+    n_eval, n_classes = problem.n_eval, len(problem.classes)
+    runs = [_predictions(label_splits, ledger.fold_predictions(ci, li), n_eval)
+            for li, label_splits in enumerate(splits)]
+    nulls = [pooled_scores(v[:n_eval], run, n_classes)["accuracy"]
+             for v, run in zip(label_vectors[1:], runs[1:])]
+    y_eval = problem.y[:n_eval]
+    scores = pooled_scores(y_eval, runs[0], n_classes)
+    null_mean, null_std, z_score, p_value = permutation_stats(scores["accuracy"], nulls)
+    voted = majority_vote(runs[0], n_classes)
+    names = problem.classes
+    n_used = n_features = problem.X.shape[1]
+    if config.feature_selection != "none":
+        n_used = min(int(config.n_features), n_features)
+    return EvaluationResult(
+        task=problem.task,
+        classes=tuple(names),
+        config_id=config.id,
+        view_fingerprint=problem.view_fingerprint,
+        folds_id=folds_id(splits[0]),
+        accuracy=scores["accuracy"],
+        balanced_accuracy=scores["balanced_accuracy"],
+        f1_macro=scores["f1_macro"],
+        confusion=tuple(tuple(int(v) for v in row) for row in scores["confusion"]),
+        subjects=tuple(problem.subjects[:n_eval]),
+        true_labels=tuple(names[int(k)] for k in y_eval),
+        predicted_labels=tuple(names[int(k)] for k in voted),
+        null_accuracies=tuple(float(a) for a in nulls),
+        null_mean=null_mean,
+        null_std=null_std,
+        z_score=z_score,
+        p_value=p_value,
+        chosen_params=tuple({} for _ in splits[0]),
+        seconds=0.0,
+        n_features_used=n_used,
+        engine="fast" if config.classifier in FAST_CLASSIFIERS else "fast-fallback",
+        warnings=ledger.warnings(ci),
+    )

@@ -1,0 +1,182 @@
+"""The RFE elimination path, computed once and read for every k.
+
+``RFE(SVR(kernel="linear"), n_features_to_select=k, step=1)`` removes one feature
+per fit, always the one with the smallest squared SVR weight (first index among
+ties, as ``np.argsort(..., kind="stable")`` orders them). The sequence of fits made
+for a small k is a prefix-extension of the sequence made for any larger k, so one
+run down to the smallest k requested yields the selection of every larger k.
+
+Each fit here solves the same libsvm problem on the n x n Gram matrix instead of the
+n x p data, in two regimes:
+
+- many features left (more than ``2 n``): the Gram matrix is downdated by one
+  rank-1 term per eliminated feature and recomputed with BLAS every
+  ``recompute_every`` steps (and whenever its trace has halved). Its entries differ
+  from libsvm's own kernel values by rounding only; the dual problem is strictly
+  convex here and libsvm stores kernel values as float32, so the fits agree.
+- few features left (at most ``2 n``), or a fit that needed more than
+  ``hard_iterations`` libsvm iterations: the Gram matrix is libsvm's own, one BLAS
+  ``ddot`` per pair of rows of ``X[:, remaining]`` (what ``SVR(kernel="linear")``
+  computes), so the fit is the reference's bit for bit. This regime exists because
+  the dual turns degenerate once the features no longer outnumber the subjects:
+  on unscaled data a rounding-level kernel difference there once steered libsvm's
+  10^7-iteration solve to a different elimination (benchmarks/RESULTS.md).
+
+The weights are ``dual_coef_ @ support vectors``, exactly how ``SVR.coef_`` is
+defined.
+
+Unscaled data: on raw values (row and column scaling ``none``) libsvm may need up to
+~3e8 iterations for the last few dozen fits of a path. This module deliberately
+keeps libsvm there too: any other QP method stops at a different point inside
+libsvm's tolerance and could change which feature is eliminated, i.e. the result.
+Such paths stay solver-bound (sharing still saves the repeats across k, reducers
+and classifiers); see benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._sklearn_compat import svr_precomputed_dual
+from .kernel_svm import libsvm_gram
+
+__all__ = ["RFEPath", "rfe_path"]
+
+
+@dataclass(frozen=True, eq=False)
+class RFEPath:
+    """The features an RFE removed, in order, from ``n_features`` down to ``k_min``.
+
+    Attributes
+    ----------
+    n_features : int
+        Number of columns the path started from.
+    eliminated : ndarray of shape (n_features - k_min,), int
+        Column indices in the order RFE removed them.
+    """
+
+    n_features: int
+    eliminated: np.ndarray
+
+    @property
+    def k_min(self) -> int:
+        return self.n_features - len(self.eliminated)
+
+    def support(self, k: int) -> np.ndarray:
+        """Boolean mask equal to ``RFE(..., n_features_to_select=k).fit(X, y).support_``.
+
+        Parameters
+        ----------
+        k : int
+            Number of features to keep; ``k >= n_features`` keeps every column
+            (as scikit-learn does, which warns), ``k < k_min`` is refused.
+        """
+        if k < self.k_min:
+            raise ValueError(
+                f"this RFE path stops at {self.k_min} features; it cannot give k={k}."
+            )
+        mask = np.ones(self.n_features, dtype=bool)
+        n_removed = max(self.n_features - k, 0)
+        mask[self.eliminated[:n_removed]] = False
+        return mask
+
+
+def rfe_path(X, y, k_min: int, *, C: float = 1.0, epsilon: float = 0.1,
+             tol: float = 1e-3, recompute_every: int = 64, exact_below: int | None = None,
+             hard_iterations: int = 1000) -> RFEPath:
+    """Run linear-SVR RFE with ``step=1`` from all columns of ``X`` down to ``k_min``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, p), float64, finite
+        Training rows after every earlier pipeline step.
+    y : ndarray of shape (n,)
+        Targets handed to the SVR (label codes, cast to float64 as SVR does).
+    k_min : int
+        Smallest number of features any caller will ask for (>= 1).
+    C, epsilon, tol : float
+        The ranking SVR's parameters (scikit-learn's defaults).
+    recompute_every : int
+        Recompute the downdated Gram matrix exactly at least this often (steps).
+    exact_below : int, optional
+        With at most this many features left (default ``2 * n``), every fit uses
+        libsvm's own kernel values (one ``ddot`` per pair of compacted rows), so
+        it is the reference's fit bit for bit. This is where the dual problem turns
+        degenerate (rank of the Gram < n) and a rounding difference could steer
+        libsvm elsewhere; it is also where this costs least.
+    hard_iterations : int
+        A fit that needed more libsvm iterations than this (a near-degenerate
+        problem, e.g. unscaled data) is redone, and the next fit done, on libsvm's
+        own kernel values too.
+
+    Returns
+    -------
+    RFEPath
+    """
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    y = np.asarray(y).astype(np.float64, copy=False).ravel()
+    n, p = X.shape
+    if p < 2:
+        raise ValueError("RFE needs at least 2 features.")
+    if k_min < 1:
+        raise ValueError("k_min must be >= 1.")
+    if not np.isfinite(X).all():
+        raise ValueError("RFE path needs finite input (impute missing values first).")
+    exact_below = 2 * n if exact_below is None else exact_below
+    n_steps = max(p - k_min, 0)
+    eliminated = np.empty(n_steps, dtype=np.intp)
+    alive = np.ones(p, dtype=bool)
+    dual_full = np.zeros(n)
+    # `block` holds the columns alive at the last recompute, contiguous; columns
+    # eliminated since then stay in it, their importance masked to +inf.
+    block_cols = np.arange(p)
+    block = X
+    dead_in_block: list[int] = []
+    gram = block @ block.T
+    trace_at_recompute = np.trace(gram)
+    since_recompute = 0
+    last_iterations = 0
+    for step in range(n_steps):
+        solve = None
+        if p - step > exact_below and last_iterations <= hard_iterations:
+            if since_recompute >= recompute_every or np.trace(gram) < 0.5 * trace_at_recompute:
+                block_cols = np.flatnonzero(alive)
+                block = np.ascontiguousarray(X[:, block_cols])
+                dead_in_block = []
+                gram = block @ block.T
+                trace_at_recompute = np.trace(gram)
+                since_recompute = 0
+            solve = svr_precomputed_dual(gram, y, C=C, epsilon=epsilon, tol=tol)
+            if solve[2] <= hard_iterations:
+                support, dual_coef, last_iterations = solve
+                # w = dual_coef_ @ support_vectors_ (SVR.coef_), as a product over all
+                # rows with zero weight off the support (same value, no row copies).
+                dual_full[:] = 0.0
+                dual_full[support] = dual_coef[0]
+                importances = np.square(dual_full @ block)
+                importances[dead_in_block] = np.inf
+            else:
+                solve = None
+        if solve is None:
+            # The reference's own fit: SVR(kernel="linear") on X[:, features].
+            block_cols = np.flatnonzero(alive)
+            block = np.ascontiguousarray(X[:, block_cols])
+            dead_in_block = []
+            gram = libsvm_gram(block)
+            trace_at_recompute = np.trace(gram)
+            since_recompute = 0
+            support, dual_coef, last_iterations = svr_precomputed_dual(
+                gram, y, C=C, epsilon=epsilon, tol=tol)
+            importances = np.square((dual_coef @ block[support])[0])
+        # argmin == first of a stable argsort: the lowest index among equal minima.
+        position = int(np.argmin(importances))
+        worst = block_cols[position]
+        eliminated[step] = worst
+        alive[worst] = False
+        dead_in_block.append(position)
+        column = block[:, position]
+        gram -= np.outer(column, column)
+        since_recompute += 1
+    return RFEPath(n_features=p, eliminated=eliminated)

@@ -1,0 +1,147 @@
+"""The fast engine gives the reference engine's results, configuration by configuration."""
+
+import dataclasses
+import itertools
+
+import numpy as np
+import pytest
+
+from cohortbench.design.configs import CVScheme, PipelineConfig
+from cohortbench.execute.fast import evaluate_fast
+from cohortbench.execute.reference_engine import evaluate_reference
+
+from ..conftest import make_synthetic_problem
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+# Fields that must agree exactly; ``seconds`` and ``engine`` legitimately differ.
+_TIMING_FIELDS = ("seconds", "engine")
+
+
+def _assert_same_results(fast, reference, configs):
+    assert len(fast) == len(reference) == len(configs)
+    for config, got, want in zip(configs, fast, reference):
+        got_d, want_d = got.to_dict(), want.to_dict()
+        differing = [k for k in want_d if k not in _TIMING_FIELDS and got_d[k] != want_d[k]]
+        assert not differing, (config, {k: (got_d[k], want_d[k]) for k in differing})
+        assert got.config_id == config.id
+
+
+def _grid(classifiers, ks=(5, 10), rows=("none", "standard", "minmax"),
+          columns=("none", "standard", "minmax")):
+    """The SPEC refine grid (row x column x (none + 2 selectors x k) x reduction)."""
+    out = []
+    for clf, row, column in itertools.product(classifiers, rows, columns):
+        for reduction in ("none", "pca", "lda"):
+            out.append(PipelineConfig(clf, row_scaling=row, column_scaling=column,
+                                      dim_reduction=reduction))
+            for selection, k in itertools.product(("kbest", "rfe"), ks):
+                out.append(PipelineConfig(clf, row_scaling=row, column_scaling=column,
+                                          feature_selection=selection, n_features=k,
+                                          dim_reduction=reduction))
+    return out
+
+
+def test_every_classifier_family_agrees_and_reports_its_path():
+    problem = make_synthetic_problem(class_sizes=(6, 5, 5), block_size=8, seed=3)
+    cv = CVScheme(permutations=1, seed=4, inner="stratified-kfold:3")
+    configs = [
+        PipelineConfig("SVM_LIN", row_scaling="standard", column_scaling="standard"),
+        PipelineConfig("SVM_RBF", column_scaling="minmax", feature_selection="kbest",
+                       n_features=6, dim_reduction="pca"),
+        PipelineConfig("SVM_POLY", row_scaling="minmax", feature_selection="rfe",
+                       n_features=5, dim_reduction="lda"),
+        PipelineConfig("SVM_SIG", row_scaling="standard", column_scaling="standard",
+                       feature_selection="rfe", n_features=8),
+        PipelineConfig("MLR_L2", row_scaling="standard", column_scaling="standard",
+                       feature_selection="kbest", n_features=100),  # k capped at 24
+        PipelineConfig("KNN", column_scaling="standard", dim_reduction="pca"),
+        PipelineConfig("RF", row_scaling="standard", feature_selection="kbest", n_features=4),
+        PipelineConfig("SVM_LIN", row_scaling="standard", column_scaling="standard",
+                       search="grid"),
+    ]
+    fast = evaluate_fast(problem, configs, cv)
+    reference = [evaluate_reference(problem, c, cv) for c in configs]
+    _assert_same_results(fast, reference, configs)
+    assert [r.engine for r in fast] == ["fast"] * 6 + ["fast-fallback"] * 2
+    assert fast[4].n_features_used == 24
+    assert all(r.seconds > 0 for r in fast)
+
+
+def test_refine_grid_slice_agrees_for_mlr_and_linear_svm():
+    problem = make_synthetic_problem(class_sizes=(6, 5, 5), block_size=10, seed=5)
+    cv = CVScheme(permutations=1, seed=0)
+    configs = _grid(("MLR_L2", "SVM_LIN"), ks=(4, 9), rows=("standard",),
+                    columns=("none", "standard"))
+    fast = evaluate_fast(problem, configs, cv)
+    _assert_same_results(fast, [evaluate_reference(problem, c, cv) for c in configs], configs)
+
+
+def test_shuffled_kfold_and_hybrid_rows_agree():
+    problem = make_synthetic_problem(class_sizes=(7, 7), n_train_only=4, block_size=8,
+                                     seed=6, task="hybrid")
+    cv = CVScheme(outer="repeated-stratified-kfold:3:2", permutations=2, seed=9)
+    configs = [PipelineConfig("SVM_LIN", row_scaling="standard", column_scaling="standard",
+                              feature_selection="rfe", n_features=5),
+               PipelineConfig("MLR_L2", row_scaling="standard", column_scaling="minmax",
+                              dim_reduction="lda"),
+               PipelineConfig("SVM_RBF", row_scaling="standard", column_scaling="standard",
+                              feature_selection="kbest", n_features=6, dim_reduction="pca")]
+    fast = evaluate_fast(problem, configs, cv)
+    _assert_same_results(fast, [evaluate_reference(problem, c, cv) for c in configs], configs)
+    assert sum(sum(row) for row in fast[0].confusion) == 2 * problem.n_eval
+
+
+def test_imputation_and_warnings_agree():
+    problem = make_synthetic_problem(class_sizes=(6, 6), block_size=8, seed=1,
+                                     nan_fraction=0.05)
+    X = problem.X.copy()
+    X[:, 5] = 7.0    # a constant column: f_classif warns
+    X[:, 9] *= 1e4   # a huge column: lbfgs stops at max_iter and warns
+    problem = dataclasses.replace(problem, X=X)
+    cv = CVScheme(permutations=1, seed=2)
+    configs = [PipelineConfig("MLR_L2", row_scaling="standard", imputation="mean",
+                              column_scaling="standard", feature_selection="kbest",
+                              n_features=5, dim_reduction="lda"),
+               PipelineConfig("SVM_POLY", row_scaling="minmax", imputation="median",
+                              feature_selection="rfe", n_features=3),
+               PipelineConfig("MLR_L2", imputation="mean", feature_selection="kbest",
+                              n_features=10, dim_reduction="lda"),
+               PipelineConfig("MLR_L2", imputation="mean")]
+    fast = evaluate_fast(problem, configs, cv)
+    _assert_same_results(fast, [evaluate_reference(problem, c, cv) for c in configs], configs)
+    assert fast[2].warnings[0] == "UserWarning: Features [5] are constant."
+    assert fast[3].warnings[0].startswith("ConvergenceWarning: lbfgs failed to converge")
+
+
+def test_a_failing_configuration_raises_like_the_reference():
+    problem = make_synthetic_problem(class_sizes=(5, 5), block_size=6, seed=1,
+                                     nan_fraction=0.1)
+    config = PipelineConfig("SVM_LIN", column_scaling="standard")  # NaN reaches the SVM
+    cv = CVScheme(permutations=0)
+    with pytest.raises(ValueError):
+        evaluate_reference(problem, config, cv)
+    with pytest.raises(ValueError):
+        evaluate_fast(problem, [config], cv)
+
+
+def test_seconds_are_apportioned_and_empty_input_is_fine():
+    problem = make_synthetic_problem(class_sizes=(5, 5), block_size=6, seed=2)
+    cv = CVScheme(permutations=0)
+    assert evaluate_fast(problem, [], cv) == []
+    configs = [PipelineConfig("SVM_LIN", column_scaling="standard", feature_selection="rfe",
+                              n_features=k) for k in (2, 4, 8)]
+    results = evaluate_fast(problem, configs, cv)
+    assert all(r.seconds > 0 for r in results)
+    assert [r.n_features_used for r in results] == [2, 4, 8]
+    assert results[0].null_accuracies == () and results[0].p_value is None
+
+
+@pytest.mark.slow
+def test_spec_grid_agrees_for_mlr_l2_and_svm_lin():
+    """135 configurations x 2 classifiers, LOO on 24 subjects, 2 permutations (minutes)."""
+    problem = make_synthetic_problem(class_sizes=(8, 8, 8), block_size=20, seed=0)
+    cv = CVScheme(permutations=2, seed=0)
+    configs = _grid(("MLR_L2", "SVM_LIN"))
+    fast = evaluate_fast(problem, configs, cv)
+    _assert_same_results(fast, [evaluate_reference(problem, c, cv) for c in configs], configs)
