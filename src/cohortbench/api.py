@@ -264,7 +264,7 @@ def _reduced_study(study_yaml: Path, quick: bool) -> tuple[Path, list[str]]:
 
 
 def demo(out: str | Path = "cohortbench-demo", *, quick: bool = False, jobs: int | None = None,
-         quiet: bool = True, engine: str = "reference") -> tuple[RunOutcome, list[str]]:
+         quiet: bool = True, engine: str = "fast") -> tuple[RunOutcome, list[str]]:
     """Write the synthetic cohort under ``out/cohort`` and run the demo study into ``out/run``."""
     out = Path(out)
     cohort_dir = out / "cohort"

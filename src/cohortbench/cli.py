@@ -69,7 +69,7 @@ def run(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Address of a Dask scheduler."),
     cluster: Optional[str] = typer.Option(None, "--cluster", help="'slurm': start workers with dask-jobqueue."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
-    engine: str = typer.Option("reference", "--engine", help="reference | fast"),
+    engine: str = typer.Option("reference", "--engine", help="reference (plain scikit-learn, the default) | fast (exact, shares work across configurations)"),
 ):
     """Run (or resume) a study."""
     if engine not in ("reference", "fast"):
@@ -114,9 +114,11 @@ def demo(
     quick: bool = typer.Option(False, "--quick", help="A reduced study for a first look (about a minute)."),
     jobs: Optional[int] = typer.Option(None, "--jobs", help="Local worker processes (default: all cores)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
-    engine: str = typer.Option("reference", "--engine", help="reference | fast"),
+    engine: str = typer.Option("fast", "--engine", help="fast (exact, shares work) | reference (plain scikit-learn)"),
 ):
     """Write the built-in synthetic cohort and run the default study on it."""
+    if engine not in ("reference", "fast"):
+        raise CohortbenchError(f"--engine must be 'reference' or 'fast', not '{engine}'")
     outcome, notes = api.demo(out, quick=quick, jobs=jobs, quiet=quiet, engine=engine)
     if notes:
         _say("this demo differs from the published study in:")

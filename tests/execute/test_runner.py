@@ -178,3 +178,16 @@ def test_a_failing_evaluation_is_recorded_and_the_study_goes_on(tiny_study, tmp_
     assert fails["error"].str.contains("solver blew up").all()
     # the rest of the study ran
     assert status.set_index("stage").loc["enrich", "done"] == 4
+
+
+def test_the_fast_engine_gives_the_reference_exports(tiny_run, tmp_path):
+    study, reference = tiny_run
+    outcome = cb.run(study, tmp_path / "fast", jobs=2, engine="fast", build_report=False)
+    assert outcome.failed == 0
+    fast = _exports(tmp_path / "fast", tmp_path / "x1")
+    assert set(fast["evaluations"]["engine"]) <= {"fast", "fast-fallback"}
+    assert (fast["evaluations"]["engine"] == "fast").any()
+    slow = _exports(reference, tmp_path / "x2")
+    for frames in (fast, slow):
+        frames["evaluations"] = frames["evaluations"].drop(columns=["engine"])
+    _assert_same(slow, fast)

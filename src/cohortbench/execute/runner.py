@@ -176,18 +176,25 @@ def write_resolved_study(study: LoadedStudy, run_dir: Path, decisions: list[dict
 
 def _units(todo, problems, cv, engine):
     """Group planned evaluations by (view, task) into units for the backend."""
+    # The reference engine balances best with one evaluation per unit. The fast
+    # engine shares work within a unit: a (view, task) group, split per classifier
+    # (for load balance) unless it uses RFE, whose elimination path every
+    # classifier shares.
+    rfe_groups = {(p.modalities, p.parcellation, p.task) for _, p in todo if p.config.feature_selection == "rfe"}
     groups: OrderedDict = OrderedDict()
-    for key, planned in todo:
-        groups.setdefault((planned.modalities, planned.parcellation, planned.task), []).append((key, planned))
+    for key, p in todo:
+        gkey = (p.modalities, p.parcellation, p.task)
+        if engine != "fast":
+            ukey = (gkey, key)
+        elif gkey in rfe_groups:
+            ukey = (gkey,)
+        else:
+            ukey = (gkey, p.config.classifier)
+        groups.setdefault(ukey, []).append((key, p))
     units, members = [], []
-    for gkey, items in groups.items():
-        # The reference engine balances best one evaluation per unit; the fast
-        # engine shares work within a unit, so it gets whole groups.
-        size = len(items) if engine == "fast" else 1
-        for start in range(0, len(items), size):
-            chunk = items[start:start + size]
-            units.append((problems[gkey], [p.config for _, p in chunk], cv, engine))
-            members.append(chunk)
+    for ukey, chunk in groups.items():
+        units.append((problems[ukey[0]], [p.config for _, p in chunk], cv, engine))
+        members.append(chunk)
     return units, members
 
 
