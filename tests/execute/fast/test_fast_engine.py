@@ -3,7 +3,6 @@
 import dataclasses
 import itertools
 
-import numpy as np
 import pytest
 
 from cohortbench.design.configs import CVScheme, PipelineConfig

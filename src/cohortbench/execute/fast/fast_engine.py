@@ -204,6 +204,14 @@ def evaluate_fast(problem: Problem, configs: list[PipelineConfig],
     list of EvaluationResult
         One per configuration, in the order given; ``engine`` is ``"fast"`` or
         ``"fast-fallback"`` (see the module docstring).
+
+    Raises
+    ------
+    Exception
+        The first error a configuration raises (the one the reference engine would
+        raise for it, e.g. missing values reaching a classifier). Results cannot be
+        partial: the caller (``run_unit``) then evaluates the configurations one by
+        one with the reference engine, which records each failure.
     """
     start = time.perf_counter()
     configs = list(configs)
@@ -240,8 +248,9 @@ def evaluate_fast(problem: Problem, configs: list[PipelineConfig],
     for ci in shared:
         results[ci] = _result(problem, configs[ci], cv, splits, label_vectors, ledger, ci)
     elapsed_shared = time.perf_counter() - start
+    shared_set = set(shared)
     for ci, config in enumerate(configs):
-        if ci not in shared:
+        if ci not in shared_set:
             results[ci] = replace(evaluate_reference(problem, config, cv),
                                   engine="fast-fallback")
     # Whatever the ledger did not see (grouping, bookkeeping) is spread evenly.
