@@ -30,7 +30,7 @@ from .store.results_store import ResultsStore
 
 __all__ = [
     "load_study", "validate", "run", "evaluate", "status", "results", "export", "report",
-    "init", "demo", "summary_lines", "DEMO_REDUCTIONS", "QUICK_REDUCTIONS",
+    "init", "demo", "summary_lines",
 ]
 
 
@@ -246,11 +246,6 @@ def init(directory: str | Path) -> Path:
         raise RunError(f"{directory} is not empty; give a new or empty directory to `init`")
     directory.mkdir(parents=True, exist_ok=True)
     return write_synthetic_cohort(directory)
-
-
-#: what ``demo`` changes from the published study so it fits the reference engine's speed
-DEMO_REDUCTIONS: list[tuple[str, str]] = []
-QUICK_REDUCTIONS: list[tuple[str, str]] = []
 
 
 def _reduced_study(study_yaml: Path, quick: bool) -> tuple[Path, list[str]]:
