@@ -33,13 +33,15 @@ from contextlib import contextmanager
 import numpy as np
 from scipy import stats
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, cross_val_score
+from sklearn.model_selection import (GridSearchCV, ParameterGrid, ParameterSampler,
+                                     RandomizedSearchCV, cross_val_score)
 
 from ..design.classifiers import IntUniform, LogUniform, SearchSpace
 from .pipelines import CLASSIFIER_STEP
 from .splits import derived_seed
 
-__all__ = ["fit_with_search", "n_candidates", "TPESearchCV", "to_jsonable", "STRATEGIES"]
+__all__ = ["fit_with_search", "n_candidates", "TPESearchCV", "to_jsonable", "STRATEGIES",
+           "grid_candidates", "random_candidates", "tpe_search", "strip_prefix"]
 
 STRATEGIES = ("none", "grid", "random", "bayes")
 _PREFIX = CLASSIFIER_STEP + "__"
@@ -124,47 +126,17 @@ class TPESearchCV(ClassifierMixin, BaseEstimator):
         self.n_trials = n_trials
         self.seed = seed
 
-    def _suggest(self, trial) -> dict:
-        params = {}
-        for name, param in self.space.items():
-            dist = param.distribution
-            if isinstance(dist, LogUniform):
-                value = trial.suggest_float(name, dist.low, dist.high, log=True)
-            elif isinstance(dist, IntUniform):
-                value = trial.suggest_int(name, dist.low, dist.high)
-            elif all(isinstance(v, _OPTUNA_PRIMITIVES) for v in dist.values):
-                value = trial.suggest_categorical(name, list(dist.values))
-            else:
-                # Optuna stores only primitive choices: suggest a label, map it back.
-                labels = [repr(v) for v in dist.values]
-                value = dist.values[labels.index(trial.suggest_categorical(name, labels))]
-            params[_PREFIX + name] = value
-        return params
-
     def fit(self, X, y):
         """Run ``n_trials`` TPE trials on ``(X, y)`` and refit the best on all rows."""
-        import optuna
 
-        tried: list[dict] = []
-        scores: list[float] = []
-
-        def objective(trial):
-            params = self._suggest(trial)
+        def score(params):
             candidate = clone(self.estimator).set_params(**params)
-            score = float(np.mean(cross_val_score(candidate, X, y, cv=self.cv,
-                                                  scoring="accuracy", n_jobs=1)))
-            tried.append(params)
-            scores.append(score)
-            trial.set_user_attr("params", len(tried) - 1)
-            return score
+            return float(np.mean(cross_val_score(candidate, X, y, cv=self.cv,
+                                                 scoring="accuracy", n_jobs=1)))
 
-        with quiet_optuna():
-            study = optuna.create_study(direction="maximize",
-                                        sampler=optuna.samplers.TPESampler(seed=self.seed))
-            study.optimize(objective, n_trials=self.n_trials)
-        best = study.best_trial
-        self.best_params_ = tried[best.user_attrs["params"]]
-        self.best_score_ = float(best.value)
+        tried, scores, best = tpe_search(self.space, self.n_trials, self.seed, score)
+        self.best_params_ = tried[best]
+        self.best_score_ = scores[best]
         self.cv_results_ = {"params": tried, "mean_test_score": np.asarray(scores)}
         self.best_estimator_ = clone(self.estimator).set_params(**self.best_params_).fit(X, y)
         self.classes_ = self.best_estimator_.classes_
@@ -173,6 +145,81 @@ class TPESearchCV(ClassifierMixin, BaseEstimator):
     def predict(self, X):
         """Predict with the refitted best pipeline."""
         return self.best_estimator_.predict(X)
+
+
+def _suggest(trial, space: SearchSpace) -> dict:
+    """One Optuna suggestion per parameter of ``space`` (keys prefixed ``clf__``)."""
+    params = {}
+    for name, param in space.items():
+        dist = param.distribution
+        if isinstance(dist, LogUniform):
+            value = trial.suggest_float(name, dist.low, dist.high, log=True)
+        elif isinstance(dist, IntUniform):
+            value = trial.suggest_int(name, dist.low, dist.high)
+        elif all(isinstance(v, _OPTUNA_PRIMITIVES) for v in dist.values):
+            value = trial.suggest_categorical(name, list(dist.values))
+        else:
+            # Optuna stores only primitive choices: suggest a label, map it back.
+            labels = [repr(v) for v in dist.values]
+            value = dist.values[labels.index(trial.suggest_categorical(name, labels))]
+        params[_PREFIX + name] = value
+    return params
+
+
+def tpe_search(space: SearchSpace, n_trials: int, seed: int, score) -> tuple[list, list, int]:
+    """Optuna TPE over ``space``: ``n_trials`` candidates scored by ``score(params)``.
+
+    Parameters
+    ----------
+    space : SearchSpace
+    n_trials : int
+    seed : int
+        Seed of the ``TPESampler``.
+    score : callable
+        ``params`` (keys prefixed ``clf__``) -> mean inner-CV accuracy.
+
+    Returns
+    -------
+    tried : list of dict
+        The candidates in trial order.
+    scores : list of float
+    best : int
+        Index of Optuna's best trial (the first best).
+    """
+    import optuna
+
+    tried: list[dict] = []
+    scores: list[float] = []
+
+    def objective(trial):
+        params = _suggest(trial, space)
+        value = float(score(params))
+        tried.append(params)
+        scores.append(value)
+        trial.set_user_attr("params", len(tried) - 1)
+        return value
+
+    with quiet_optuna():
+        study = optuna.create_study(direction="maximize",
+                                    sampler=optuna.samplers.TPESampler(seed=seed))
+        study.optimize(objective, n_trials=n_trials)
+    return tried, scores, int(study.best_trial.user_attrs["params"])
+
+
+def grid_candidates(space: SearchSpace) -> list[dict]:
+    """``GridSearchCV``'s candidates over ``space``, in its order (keys prefixed ``clf__``)."""
+    return list(ParameterGrid(_param_grid(space)))
+
+
+def random_candidates(space: SearchSpace, seed: int) -> list[dict]:
+    """``RandomizedSearchCV``'s candidates for study seed ``seed``, in its order."""
+    return list(ParameterSampler(_scipy_distributions(space), n_iter=space.grid_size,
+                                 random_state=derived_seed(seed, "random-search")))
+
+
+def strip_prefix(params: dict) -> dict:
+    """Chosen parameters as recorded: no ``clf__`` prefix, JSON-able values."""
+    return {key.removeprefix(_PREFIX): to_jsonable(value) for key, value in params.items()}
 
 
 def fit_with_search(pipeline, X, y, strategy: str, space: SearchSpace, inner_cv, seed: int):
@@ -217,9 +264,7 @@ def fit_with_search(pipeline, X, y, strategy: str, space: SearchSpace, inner_cv,
     else:
         raise ValueError(f"search must be one of {', '.join(STRATEGIES)}; got {strategy!r}.")
     search.fit(X, y)
-    chosen = {key.removeprefix(_PREFIX): to_jsonable(value)
-              for key, value in search.best_params_.items()}
-    return search, chosen
+    return search, strip_prefix(search.best_params_)
 
 
 def n_candidates(fitted) -> int:

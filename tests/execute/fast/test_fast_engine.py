@@ -62,9 +62,44 @@ def test_every_classifier_family_agrees_and_reports_its_path():
     fast = evaluate_fast(problem, configs, cv)
     reference = [evaluate_reference(problem, c, cv) for c in configs]
     _assert_same_results(fast, reference, configs)
-    assert [r.engine for r in fast] == ["fast"] * 6 + ["fast-fallback"] * 2
+    assert [r.engine for r in fast] == ["fast"] * 6 + ["fast-fallback", "fast"]
     assert fast[4].n_features_used == 24
     assert all(r.seconds > 0 for r in fast)
+
+
+@pytest.mark.parametrize("search", ["grid", "random", "bayes"])
+def test_nested_search_agrees_and_records_the_chosen_parameters(search):
+    problem = make_synthetic_problem(class_sizes=(7, 6, 6), block_size=8, seed=11)
+    cv = CVScheme(permutations=0, seed=3, inner="stratified-kfold:3")
+    configs = [
+        PipelineConfig("SVM_RBF", row_scaling="standard", column_scaling="standard",
+                       search=search),
+        PipelineConfig("SVM_LIN", row_scaling="standard", column_scaling="minmax",
+                       feature_selection="rfe", n_features=6, search=search),
+        PipelineConfig("KNN", column_scaling="standard", feature_selection="kbest",
+                       n_features=10, dim_reduction="pca", search=search),
+        PipelineConfig("MLR_L2", row_scaling="minmax", column_scaling="standard",
+                       dim_reduction="lda", search=search),
+    ]
+    fast = evaluate_fast(problem, configs, cv)
+    _assert_same_results(fast, [evaluate_reference(problem, c, cv) for c in configs], configs)
+    assert all(r.engine == "fast" for r in fast)
+    assert all(len(r.chosen_params) == problem.n_eval and r.chosen_params[0] for r in fast)
+    assert {key for p in fast[0].chosen_params for key in p} == {"C", "gamma"}
+
+
+def test_strategies_sharing_a_unit_agree_with_each_alone():
+    # Grid, random and Bayesian search of one pipeline share inner transforms and
+    # memoised candidates (KNN's random draws repeat grid points).
+    problem = make_synthetic_problem(class_sizes=(8, 8), block_size=6, seed=2)
+    cv = CVScheme(permutations=2, seed=8, inner="stratified-kfold:3")
+    configs = [PipelineConfig("KNN", row_scaling="standard", column_scaling="standard",
+                              search=s) for s in ("grid", "random", "bayes")]
+    together = evaluate_fast(problem, configs, cv)
+    alone = [evaluate_fast(problem, [c], cv)[0] for c in configs]
+    _assert_same_results(together, alone, configs)
+    _assert_same_results(together, [evaluate_reference(problem, c, cv) for c in configs],
+                         configs)
 
 
 def test_refine_grid_slice_agrees_for_mlr_and_linear_svm():

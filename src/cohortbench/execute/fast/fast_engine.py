@@ -12,7 +12,10 @@ statistics: they come from the same functions), computed by sharing:
 - the classifier is fitted by scikit-learn itself on the shared matrices; SVMs
   (``SVM_LIN/POLY/RBF/SIG``) are fitted on precomputed kernels whose values are
   bit-identical to libsvm's own (:mod:`.kernel_svm`), the ``ddot`` products
-  computed once for the four kernels and every label vector.
+  computed once for the four kernels and every label vector;
+- a hyperparameter search (``grid``/``random``/``bayes``) runs the reference's
+  candidates and choice on inner folds whose transforms are computed once for
+  every candidate and strategy (:mod:`.nested_search`).
 
 Which path ran is recorded in ``EvaluationResult.engine``:
 
@@ -20,9 +23,7 @@ Which path ran is recorded in ``EvaluationResult.engine``:
   (the SVMs on precomputed kernels; ``MLR_L2``, ``MLR_L1``, ``MLR_ENET`` and
   ``KNN`` fitted directly on the shared matrices);
 - ``"fast-fallback"``: the classifier is fitted as the reference does it (trees,
-  boosters, MLP, user-registered estimators), still on the shared matrices; and
-  configurations with a hyperparameter search, which run through the reference
-  engine unchanged.
+  boosters, MLP, user-registered estimators), still on the shared matrices.
 
 Agreement with the reference: every matrix and every fit is the reference's, bit
 for bit, with one exception: RFE fits made while more than ``2 n`` features remain
@@ -45,20 +46,17 @@ from dataclasses import replace
 
 import numpy as np
 
-from ...design.classifiers import make_classifier
 from ...design.configs import CVScheme, PipelineConfig
 from ...store.records import EvaluationResult
 from ..permutations import label_shuffles, permutation_stats
 from ..problem import Problem
-from ..reference_engine import evaluate_reference, majority_vote, pooled_scores
+from ..reference_engine import majority_vote, pooled_scores
 from ..splits import folds_id, outer_splits
-from .kernel_svm import DotProducts, covers_svc, fit_predict_svc
-from .shared_transforms import FoldTransforms, Item, LabelTransforms, ViewTransforms, computed
+from .config_fits import FAST_CLASSIFIERS, classify, feature_chain
+from .nested_search import OuterSplitSearch
+from .shared_transforms import FoldTransforms, LabelTransforms, ViewTransforms
 
 __all__ = ["evaluate_fast", "FAST_CLASSIFIERS"]
-
-FAST_CLASSIFIERS = ("SVM_LIN", "SVM_POLY", "SVM_RBF", "SVM_SIG",
-                    "MLR_L2", "MLR_L1", "MLR_ENET", "KNN")
 
 
 class _Ledger:
@@ -77,6 +75,7 @@ class _Ledger:
         width = max(int(o[-1]) for o in self.offsets)
         self.predicted = np.full((n_configs, len(splits), width), -1, dtype=np.int64)
         self.first_seen: list[dict[str, tuple]] = [{} for _ in range(n_configs)]
+        self.chosen: list[dict[tuple, dict]] = [{} for _ in range(n_configs)]
 
     def record(self, ci: int, li: int, fi: int, predicted, texts) -> None:
         start = self.offsets[li][fi]
@@ -106,60 +105,24 @@ class _Ledger:
                         self.seconds[user] += share
 
 
-def _feature_chain(config: PipelineConfig, fold: FoldTransforms,
-                   labels: LabelTransforms) -> list[Item]:
-    """The shared items one configuration's features pass through, last = its matrices."""
-    prefix = (config.row_scaling, config.imputation, config.column_scaling)
-    chain = [fold.view.row_scaled(config.row_scaling), fold.rows(config.row_scaling),
-             fold.imputed(config.row_scaling, config.imputation), fold.prefix(*prefix)]
-    label_dependent = False
-    key = prefix
-    if config.feature_selection != "none":
-        k = min(int(config.n_features), fold.view.X.shape[1])
-        chain.extend(labels.selected(prefix, config.feature_selection, k))
-        label_dependent = True
-        key = prefix + (config.feature_selection, k)
-    if config.dim_reduction == "pca":
-        owner = labels if label_dependent else fold
-        chain.append(owner.pca(key, chain[-1]))
-    elif config.dim_reduction == "lda":
-        chain.append(labels.lda(key, chain[-1]))
-    return chain
-
-
-def _classify(config: PipelineConfig, cv: CVScheme, features: Item, y_train):
-    """Fit the configuration's classifier on ``features``.
-
-    Returns ``(own, used)``: ``own`` is an :class:`Item` holding the predicted codes
-    of the test rows (its time and warnings are this configuration's alone) and
-    ``used`` the shared items the fit relied on (kernel products).
-    """
-    estimator = make_classifier(config.classifier, cv.seed)
-    train, test = features.value
-    if covers_svc(estimator) and np.isfinite(train).all() and np.isfinite(test).all():
-        dots = features.derived.get("dots")
-        if dots is None:
-            dots = features.derived["dots"] = computed(DotProducts, train, test)
-        return computed(fit_predict_svc, estimator, dots.value, y_train), [dots]
-    if config.classifier not in FAST_CLASSIFIERS:
-        # Estimators we do not know may write into their input: hand them copies.
-        train, test = np.array(train), np.array(test)
-    return computed(lambda: estimator.fit(train, y_train).predict(test)), []
-
-
-def _run_split(configs, indices, cv, fold, labels, y_train, ledger, tag):
+def _run_split(configs, indices, cv, fold, labels, search, ledger, tag):
     """Evaluate configurations ``indices`` on one (split, label vector)."""
     for ci in indices:
         config = configs[ci]
-        chain = _feature_chain(config, fold, labels)
-        own, used = _classify(config, cv, chain[-1], y_train)
-        ledger.seconds[ci] += own.seconds
-        texts = []
+        chain = feature_chain(config, fold, labels)
+        if config.search == "none":
+            own, used = classify(config, cv.seed, chain[-1], labels.y_train)
+            predicted, texts, seconds = own.value, [], own.seconds
+            for item in chain + used:
+                texts.extend(item.warnings)
+            texts.extend(own.warnings)
+        else:
+            predicted, chosen, texts, seconds, used = search.fit_predict(ci, config, chain)
+            ledger.chosen[ci][tag] = chosen
+        ledger.seconds[ci] += seconds
         for item in chain + used:
             item.users.add(ci)
-            texts.extend(item.warnings)
-        texts.extend(own.warnings)
-        ledger.record(ci, *tag, np.asarray(own.value, dtype=np.int64), texts)
+        ledger.record(ci, *tag, np.asarray(predicted, dtype=np.int64), texts)
 
 
 def _predictions(splits, per_fold, n_eval: int) -> np.ndarray:
@@ -178,10 +141,9 @@ def _predictions(splits, per_fold, n_eval: int) -> np.ndarray:
     return np.asarray(rows, dtype=np.int64)
 
 
-def _rfe_k_min(configs, indices, n_features: int) -> dict:
+def _rfe_k_min(configs, n_features: int) -> dict:
     out: dict[tuple, int] = {}
-    for ci in indices:
-        c = configs[ci]
+    for c in configs:
         if c.feature_selection == "rfe":
             prefix = (c.row_scaling, c.imputation, c.column_scaling)
             k = min(int(c.n_features), n_features)
@@ -215,13 +177,12 @@ def evaluate_fast(problem: Problem, configs: list[PipelineConfig],
     """
     start = time.perf_counter()
     configs = list(configs)
-    shared = [i for i, c in enumerate(configs) if c.search == "none"]
     y = np.asarray(problem.y)
     n_eval, n_features = problem.n_eval, problem.X.shape[1]
     label_vectors = [y] + list(label_shuffles(y, cv.permutations, cv.seed, problem.task))
     splits = [outer_splits(v, n_eval, cv.outer, cv.seed) for v in label_vectors]
     ledger = _Ledger(len(configs), splits)
-    rfe_k_min = _rfe_k_min(configs, shared, n_features)
+    rfe_k_min = _rfe_k_min(configs, n_features)
 
     # Group (label vector, fold) pairs by their split so label-free work is done once.
     groups: dict[bytes, list[tuple[int, int]]] = {}
@@ -231,34 +192,30 @@ def evaluate_fast(problem: Problem, configs: list[PipelineConfig],
             groups.setdefault(key, []).append((li, fi))
 
     view = ViewTransforms(problem.X, problem.blocks)
-    if shared:
-        for members in groups.values():
-            li0, fi0 = members[0]
-            train, test = splits[li0][fi0]
-            fold = FoldTransforms(view, train, test)
-            for li, fi in members:
-                y_train = label_vectors[li][train]
-                labels = LabelTransforms(fold, y_train, rfe_k_min)
-                _run_split(configs, shared, cv, fold, labels, y_train, ledger, (li, fi))
-                ledger.settle(labels.items.values())
-            ledger.settle(fold.items.values())
+    everything = list(range(len(configs)))
+    for members in groups.values():
+        li0, fi0 = members[0]
+        train, test = splits[li0][fi0]
+        fold = FoldTransforms(view, train, test)
+        for li, fi in members:
+            y_train = label_vectors[li][train]
+            labels = LabelTransforms(fold, y_train, rfe_k_min)
+            search = OuterSplitSearch(fold, y_train, cv, problem.task, problem.classes,
+                                      rfe_k_min)
+            _run_split(configs, everything, cv, fold, labels, search, ledger, (li, fi))
+            ledger.settle(labels.items.values())
+            for inner in search.transforms:
+                ledger.settle(inner.items.values())
+        ledger.settle(fold.items.values())
     ledger.settle(view.items.values())
 
-    results: list[EvaluationResult | None] = [None] * len(configs)
-    for ci in shared:
-        results[ci] = _result(problem, configs[ci], cv, splits, label_vectors, ledger, ci)
-    elapsed_shared = time.perf_counter() - start
-    shared_set = set(shared)
-    for ci, config in enumerate(configs):
-        if ci not in shared_set:
-            results[ci] = replace(evaluate_reference(problem, config, cv),
-                                  engine="fast-fallback")
+    results = [_result(problem, config, cv, splits, label_vectors, ledger, ci)
+               for ci, config in enumerate(configs)]
     # Whatever the ledger did not see (grouping, bookkeeping) is spread evenly.
-    if shared:
-        overhead = max(elapsed_shared - float(ledger.seconds[shared].sum()), 0.0) / len(shared)
-        for ci in shared:
-            results[ci] = replace(results[ci], seconds=float(ledger.seconds[ci]) + overhead)
-    return results
+    elapsed = time.perf_counter() - start
+    overhead = max(elapsed - float(ledger.seconds.sum()), 0.0) / max(len(configs), 1)
+    return [replace(r, seconds=float(ledger.seconds[ci]) + overhead)
+            for ci, r in enumerate(results)]
 
 
 def _result(problem, config, cv, splits, label_vectors, ledger, ci) -> EvaluationResult:
@@ -293,7 +250,7 @@ def _result(problem, config, cv, splits, label_vectors, ledger, ci) -> Evaluatio
         null_std=null_std,
         z_score=z_score,
         p_value=p_value,
-        chosen_params=tuple({} for _ in splits[0]),
+        chosen_params=tuple(ledger.chosen[ci].get((0, fi), {}) for fi in range(len(splits[0]))),
         seconds=0.0,
         n_features_used=n_used,
         engine="fast" if config.classifier in FAST_CLASSIFIERS else "fast-fallback",

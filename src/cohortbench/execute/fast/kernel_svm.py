@@ -93,6 +93,7 @@ class DotProducts:
         self.test_dots = np.array([[ddot(t, r) for r in self.train] for t in self.test],
                                   dtype=np.float64).reshape(len(self.test), len(self.train))
         self._test_sq_dist = None
+        self._kernels: dict[tuple, tuple] = {}
         variance = self.train.var()
         # SVC's gamma="scale" on the same (C-ordered) training matrix.
         self.gamma_scale = 1.0 / (self.train.shape[1] * variance) if variance != 0 else 1.0
@@ -113,7 +114,10 @@ class DotProducts:
         return self._test_sq_dist
 
     def kernels(self, kernel: str, gamma: float, degree: int, coef0: float):
-        """``(K_train, K_test)`` exactly as libsvm evaluates ``kernel``.
+        """``(K_train, K_test)`` exactly as libsvm evaluates ``kernel`` (cached, read-only).
+
+        Searches fit many values of C (and label vectors) with one kernel, so each
+        kernel is computed once per parameter setting.
 
         Parameters
         ----------
@@ -128,6 +132,15 @@ class DotProducts:
         K_train : ndarray of shape (n_train, n_train)
         K_test : ndarray of shape (n_test, n_train)
         """
+        key = (kernel, gamma, degree, coef0) if kernel != "linear" else (kernel,)
+        cached = self._kernels.get(key)
+        if cached is None:
+            cached = self._kernels[key] = self._kernels_of(kernel, gamma, degree, coef0)
+            for matrix in cached:
+                matrix.flags.writeable = False
+        return cached
+
+    def _kernels_of(self, kernel: str, gamma: float, degree: int, coef0: float):
         if kernel == "linear":
             return self.train_dots, self.test_dots
         if kernel == "poly":

@@ -1,0 +1,95 @@
+"""One configuration on one split: its chain of shared transforms, then its classifier.
+
+Used by the engine for the outer folds and by :mod:`.nested_search` for the inner
+folds of a hyperparameter search, so that both fit exactly what the reference
+``Pipeline`` fits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...design.classifiers import make_classifier
+from ...design.configs import PipelineConfig
+from .kernel_svm import DotProducts, covers_svc, fit_predict_svc
+from .shared_transforms import FoldTransforms, Item, LabelTransforms, computed
+
+__all__ = ["FAST_CLASSIFIERS", "feature_chain", "classify"]
+
+FAST_CLASSIFIERS = ("SVM_LIN", "SVM_POLY", "SVM_RBF", "SVM_SIG",
+                    "MLR_L2", "MLR_L1", "MLR_ENET", "KNN")
+
+
+def feature_chain(config: PipelineConfig, fold: FoldTransforms,
+                  labels: LabelTransforms) -> list[Item]:
+    """The shared items one configuration's features pass through, last = its matrices.
+
+    Parameters
+    ----------
+    config : PipelineConfig
+    fold : FoldTransforms
+        The (outer or inner) split's label-free transforms.
+    labels : LabelTransforms
+        Its label-dependent transforms, for the training labels of this fit.
+
+    Returns
+    -------
+    list of Item
+        Row scaling, rows, imputation, column scaling, then selection and
+        reduction when the configuration has them; the last holds
+        ``(train, test)`` as the classifier receives them.
+    """
+    prefix = (config.row_scaling, config.imputation, config.column_scaling)
+    chain = [fold.view.row_scaled(config.row_scaling), fold.rows(config.row_scaling),
+             fold.imputed(config.row_scaling, config.imputation), fold.prefix(*prefix)]
+    label_dependent = False
+    key = prefix
+    if config.feature_selection != "none":
+        k = min(int(config.n_features), fold.view.X.shape[1])
+        chain.extend(labels.selected(prefix, config.feature_selection, k))
+        label_dependent = True
+        key = prefix + (config.feature_selection, k)
+    if config.dim_reduction == "pca":
+        owner = labels if label_dependent else fold
+        chain.append(owner.pca(key, chain[-1]))
+    elif config.dim_reduction == "lda":
+        chain.append(labels.lda(key, chain[-1]))
+    return chain
+
+
+def classify(config: PipelineConfig, seed: int, features: Item, y_train,
+             params: dict | None = None):
+    """Fit the configuration's classifier on ``features``; predict the test rows.
+
+    Parameters
+    ----------
+    config : PipelineConfig
+    seed : int
+        The classifier's ``random_state`` (the study seed, as in the reference).
+    features : Item
+        ``(train, test)`` matrices, the last item of :func:`feature_chain`.
+    y_train : ndarray of int
+    params : dict, optional
+        Hyperparameters set on the classifier (no ``clf__`` prefix), as a search
+        sets them on the reference pipeline.
+
+    Returns
+    -------
+    own : Item
+        The predicted codes of the test rows; its time and warnings are this fit's alone.
+    used : list of Item
+        Shared items the fit relied on (kernel products), for apportioning time.
+    """
+    estimator = make_classifier(config.classifier, seed)
+    if params:
+        estimator.set_params(**params)
+    train, test = features.value
+    if covers_svc(estimator) and np.isfinite(train).all() and np.isfinite(test).all():
+        dots = features.derived.get("dots")
+        if dots is None:
+            dots = features.derived["dots"] = computed(DotProducts, train, test)
+        return computed(fit_predict_svc, estimator, dots.value, y_train), [dots]
+    if config.classifier not in FAST_CLASSIFIERS:
+        # Estimators we do not know may write into their input: hand them copies.
+        train, test = np.array(train), np.array(test)
+    return computed(lambda: estimator.fit(train, y_train).predict(test)), []
