@@ -178,18 +178,20 @@ def _units(todo, problems, cv, engine):
     """Group planned evaluations by (view, task) into units for the backend."""
     # The reference engine balances best with one evaluation per unit. The fast
     # engine shares work within a unit: a (view, task) group, split per classifier
-    # (for load balance) unless it uses RFE, whose elimination path every
-    # classifier shares.
+    # (for load balance); when the group uses RFE, split per scaling prefix instead,
+    # since one elimination path per (fold, label vector, prefix) serves every
+    # classifier, k and reduction, and nothing costly is shared across prefixes.
     rfe_groups = {(p.modalities, p.parcellation, p.task) for _, p in todo if p.config.feature_selection == "rfe"}
     groups: OrderedDict = OrderedDict()
     for key, p in todo:
         gkey = (p.modalities, p.parcellation, p.task)
+        c = p.config
         if engine != "fast":
             ukey = (gkey, key)
         elif gkey in rfe_groups:
-            ukey = (gkey,)
+            ukey = (gkey, c.row_scaling, c.imputation, c.column_scaling)
         else:
-            ukey = (gkey, p.config.classifier)
+            ukey = (gkey, c.classifier)
         groups.setdefault(ukey, []).append((key, p))
     units, members = [], []
     for ukey, chunk in groups.items():

@@ -37,18 +37,24 @@ def run_unit(problem: Problem, configs: list[PipelineConfig], cv: CVScheme, engi
     Each outcome is ``{"ok": True, "result": EvaluationResult}`` or
     ``{"ok": False, "error": str, "traceback": str}``.
     """
+    configs = list(configs)
+    outcomes: list = [None] * len(configs)
     if engine == "fast":
         try:
-            from .fast import evaluate_fast
+            from .fast import evaluate_fast_each
 
-            results = evaluate_fast(problem, list(configs), cv)
-            return [{"ok": True, "result": r} for r in results]
-        except Exception:  # noqa: BLE001 - fall back config by config, which records errors
-            pass
-    outcomes = []
-    for config in configs:
+            outcomes = evaluate_fast_each(problem, configs, cv)
+        except Exception:  # noqa: BLE001 - whole-unit trouble: every configuration by reference
+            outcomes = [None] * len(configs)
+    final = []
+    for config, outcome in zip(configs, outcomes):
+        if outcome is not None and not isinstance(outcome, Exception):
+            final.append({"ok": True, "result": outcome})
+            continue
+        # Not evaluated, or failed in the fast engine: the reference engine records
+        # the failure exactly as it would alone (or succeeds where the fast path could not).
         try:
-            outcomes.append({"ok": True, "result": _reference(problem, config, cv)})
+            final.append({"ok": True, "result": _reference(problem, config, cv)})
         except Exception as exc:  # noqa: BLE001 - recorded, the study goes on
-            outcomes.append(_failure(exc))
-    return outcomes
+            final.append(_failure(exc))
+    return final

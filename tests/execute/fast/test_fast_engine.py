@@ -159,6 +159,27 @@ def test_a_failing_configuration_raises_like_the_reference():
         evaluate_fast(problem, [config], cv)
 
 
+def test_one_failing_configuration_leaves_the_others_on_the_fast_path():
+    from cohortbench.execute.fast import evaluate_fast_each
+    from cohortbench.execute.units import run_unit
+
+    problem = make_synthetic_problem(class_sizes=(5, 5), block_size=6, seed=1,
+                                     nan_fraction=0.1)
+    cv = CVScheme(permutations=1)
+    bad = PipelineConfig("SVM_LIN", column_scaling="standard")  # NaN reaches the SVM
+    good = [PipelineConfig("SVM_LIN", imputation="mean", column_scaling="standard"),
+            PipelineConfig("MLR_L2", imputation="median", feature_selection="kbest",
+                           n_features=4)]
+    outcomes = evaluate_fast_each(problem, [good[0], bad, good[1]], cv)
+    assert isinstance(outcomes[1], ValueError)
+    _assert_same_results([outcomes[0], outcomes[2]],
+                         [evaluate_reference(problem, c, cv) for c in good], good)
+    unit = run_unit(problem, [good[0], bad, good[1]], cv, engine="fast")
+    assert [o["ok"] for o in unit] == [True, False, True]
+    assert [unit[i]["result"].engine for i in (0, 2)] == ["fast", "fast"]
+    assert unit[1]["error"].startswith("ValueError: Input X contains NaN")
+
+
 def test_seconds_are_apportioned_and_empty_input_is_fine():
     problem = make_synthetic_problem(class_sizes=(5, 5), block_size=6, seed=2)
     cv = CVScheme(permutations=0)

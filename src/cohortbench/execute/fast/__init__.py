@@ -4,15 +4,16 @@ Public names:
 
 - :func:`evaluate_fast` — several configurations of one problem, one
   :class:`~cohortbench.store.records.EvaluationResult` each, equal to the
-  reference engine's.
+  reference engine's (:func:`evaluate_fast_each` returns a failing
+  configuration's exception in its place instead of raising).
 - :func:`rfe_path` / :class:`RFEPath` — linear-SVR RFE computed once for every k.
 - :class:`DotProducts`, :func:`fit_predict_svc` — SVC on precomputed kernels,
   bit-identical to ``SVC(kernel=...)``.
 """
 
-from .fast_engine import FAST_CLASSIFIERS, evaluate_fast
+from .fast_engine import FAST_CLASSIFIERS, evaluate_fast, evaluate_fast_each
 from .kernel_svm import DotProducts, covers_svc, fit_predict_svc
 from .rfe_path import RFEPath, rfe_path
 
-__all__ = ["evaluate_fast", "FAST_CLASSIFIERS", "rfe_path", "RFEPath", "DotProducts",
+__all__ = ["evaluate_fast", "evaluate_fast_each", "FAST_CLASSIFIERS", "rfe_path", "RFEPath", "DotProducts",
            "covers_svc", "fit_predict_svc"]

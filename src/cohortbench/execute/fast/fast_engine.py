@@ -56,7 +56,7 @@ from .config_fits import FAST_CLASSIFIERS, classify, feature_chain
 from .nested_search import OuterSplitSearch
 from .shared_transforms import FoldTransforms, LabelTransforms, ViewTransforms
 
-__all__ = ["evaluate_fast", "FAST_CLASSIFIERS"]
+__all__ = ["evaluate_fast", "evaluate_fast_each", "FAST_CLASSIFIERS"]
 
 
 class _Ledger:
@@ -76,6 +76,7 @@ class _Ledger:
         self.predicted = np.full((n_configs, len(splits), width), -1, dtype=np.int64)
         self.first_seen: list[dict[str, tuple]] = [{} for _ in range(n_configs)]
         self.chosen: list[dict[tuple, dict]] = [{} for _ in range(n_configs)]
+        self.failed: dict[int, Exception] = {}
 
     def record(self, ci: int, li: int, fi: int, predicted, texts) -> None:
         start = self.offsets[li][fi]
@@ -105,24 +106,33 @@ class _Ledger:
                         self.seconds[user] += share
 
 
-def _run_split(configs, indices, cv, fold, labels, search, ledger, tag):
-    """Evaluate configurations ``indices`` on one (split, label vector)."""
-    for ci in indices:
-        config = configs[ci]
-        chain = feature_chain(config, fold, labels)
-        if config.search == "none":
-            own, used = classify(config, cv.seed, chain[-1], labels.y_train)
-            predicted, texts, seconds = own.value, [], own.seconds
-            for item in chain + used:
-                texts.extend(item.warnings)
-            texts.extend(own.warnings)
-        else:
-            predicted, chosen, texts, seconds, used = search.fit_predict(ci, config, chain)
-            ledger.chosen[ci][tag] = chosen
-        ledger.seconds[ci] += seconds
+def _run_split(configs, cv, fold, labels, search, ledger, tag):
+    """Evaluate every configuration not failed yet on one (split, label vector)."""
+    for ci, config in enumerate(configs):
+        if ci in ledger.failed:
+            continue
+        try:
+            _run_config(ci, config, cv, fold, labels, search, ledger, tag)
+        except Exception as exc:  # noqa: BLE001 - the caller decides what a failure means
+            ledger.failed[ci] = exc
+
+
+def _run_config(ci, config, cv, fold, labels, search, ledger, tag):
+    """One configuration on one (split, label vector): its predictions, warnings, time."""
+    chain = feature_chain(config, fold, labels)
+    if config.search == "none":
+        own, used = classify(config, cv.seed, chain[-1], labels.y_train)
+        predicted, texts, seconds = own.value, [], own.seconds
         for item in chain + used:
-            item.users.add(ci)
-        ledger.record(ci, *tag, np.asarray(predicted, dtype=np.int64), texts)
+            texts.extend(item.warnings)
+        texts.extend(own.warnings)
+    else:
+        predicted, chosen, texts, seconds, used = search.fit_predict(ci, config, chain)
+        ledger.chosen[ci][tag] = chosen
+    ledger.seconds[ci] += seconds
+    for item in chain + used:
+        item.users.add(ci)
+    ledger.record(ci, *tag, np.asarray(predicted, dtype=np.int64), texts)
 
 
 def _predictions(splits, per_fold, n_eval: int) -> np.ndarray:
@@ -170,10 +180,33 @@ def evaluate_fast(problem: Problem, configs: list[PipelineConfig],
     Raises
     ------
     Exception
-        The first error a configuration raises (the one the reference engine would
-        raise for it, e.g. missing values reaching a classifier). Results cannot be
-        partial: the caller (``run_unit``) then evaluates the configurations one by
-        one with the reference engine, which records each failure.
+        The first error a configuration raised (the one the reference engine would
+        raise for it, e.g. missing values reaching a classifier).
+    """
+    outcomes = evaluate_fast_each(problem, configs, cv)
+    for outcome in outcomes:
+        if isinstance(outcome, Exception):
+            raise outcome
+    return outcomes
+
+
+def evaluate_fast_each(problem: Problem, configs: list[PipelineConfig],
+                       cv: CVScheme) -> list:
+    """Evaluate several configurations on one problem, sharing common work.
+
+    Parameters
+    ----------
+    problem : Problem
+    configs : list of PipelineConfig
+    cv : CVScheme
+
+    Returns
+    -------
+    list
+        One per configuration, in the order given: an :class:`EvaluationResult`, or
+        the exception the configuration raised (it is then left out of all further
+        work; the others go on sharing). ``run_unit`` re-runs the failed ones with
+        the reference engine, which records each failure as it would alone.
     """
     start = time.perf_counter()
     configs = list(configs)
@@ -192,7 +225,6 @@ def evaluate_fast(problem: Problem, configs: list[PipelineConfig],
             groups.setdefault(key, []).append((li, fi))
 
     view = ViewTransforms(problem.X, problem.blocks)
-    everything = list(range(len(configs)))
     for members in groups.values():
         li0, fi0 = members[0]
         train, test = splits[li0][fi0]
@@ -202,20 +234,22 @@ def evaluate_fast(problem: Problem, configs: list[PipelineConfig],
             labels = LabelTransforms(fold, y_train, rfe_k_min)
             search = OuterSplitSearch(fold, y_train, cv, problem.task, problem.classes,
                                       rfe_k_min)
-            _run_split(configs, everything, cv, fold, labels, search, ledger, (li, fi))
+            _run_split(configs, cv, fold, labels, search, ledger, (li, fi))
             ledger.settle(labels.items.values())
             for inner in search.transforms:
                 ledger.settle(inner.items.values())
         ledger.settle(fold.items.values())
     ledger.settle(view.items.values())
 
-    results = [_result(problem, config, cv, splits, label_vectors, ledger, ci)
-               for ci, config in enumerate(configs)]
+    done = [ci for ci in range(len(configs)) if ci not in ledger.failed]
     # Whatever the ledger did not see (grouping, bookkeeping) is spread evenly.
     elapsed = time.perf_counter() - start
-    overhead = max(elapsed - float(ledger.seconds.sum()), 0.0) / max(len(configs), 1)
-    return [replace(r, seconds=float(ledger.seconds[ci]) + overhead)
-            for ci, r in enumerate(results)]
+    overhead = max(elapsed - float(ledger.seconds[done].sum()), 0.0) / max(len(done), 1)
+    outcomes: list = [ledger.failed.get(ci) for ci in range(len(configs))]
+    for ci in done:
+        result = _result(problem, configs[ci], cv, splits, label_vectors, ledger, ci)
+        outcomes[ci] = replace(result, seconds=float(ledger.seconds[ci]) + overhead)
+    return outcomes
 
 
 def _result(problem, config, cv, splits, label_vectors, ledger, ci) -> EvaluationResult:
