@@ -94,3 +94,21 @@ def test_status_on_a_directory_without_results_is_a_clear_error(tmp_path):
     r = cli("status", tmp_path)
     assert r.returncode == 2
     assert "results.sqlite" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_demo_refuses_quick_and_full_together_before_writing_anything(tmp_path):
+    r = cli("demo", "--quick", "--full", "--out", tmp_path / "d")
+    assert r.returncode == 2
+    assert r.stderr.strip() == "error: choose either --quick or --full for the demo, not both"
+    assert not (tmp_path / "d").exists()
+
+
+def test_the_full_demo_runs_the_published_study_unchanged(tmp_path):
+    from cohortbench import api
+    from cohortbench.data.synthetic import write_synthetic_cohort
+
+    write_synthetic_cohort(tmp_path)
+    study = tmp_path / "study.yaml"
+    assert api.demo_study_file(study, full=True) == (study, [])
+    reduced, notes = api.demo_study_file(study)
+    assert reduced != study and any("label shuffles" in n for n in notes)

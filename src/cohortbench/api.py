@@ -248,9 +248,32 @@ def init(directory: str | Path) -> Path:
     return write_synthetic_cohort(directory)
 
 
-def _reduced_study(study_yaml: Path, quick: bool) -> tuple[Path, list[str]]:
+def demo_study_file(study_yaml: str | Path, *, quick: bool = False,
+                    full: bool = False) -> tuple[Path, list[str]]:
+    """The study file the demo runs, and the reductions it makes to the published study.
+
+    Parameters
+    ----------
+    study_yaml : path
+        The published study, as ``cohortbench init`` writes it.
+    quick : bool
+        The first-look version (about a minute on 2 cores).
+    full : bool
+        The published study itself, unreduced (hours on 2 cores; see
+        ``benchmarks/RESULTS.md``); ``quick`` is then ignored.
+
+    Returns
+    -------
+    path : Path
+        ``study_yaml`` itself when ``full``, else a reduced copy beside it.
+    notes : list of str
+        Each reduction in words (empty when ``full``).
+    """
     from .design.demo_study import reduce_study
 
+    study_yaml = Path(study_yaml)
+    if full:
+        return study_yaml, []
     doc = yaml.safe_load(study_yaml.read_text(encoding="utf-8"))
     doc, notes = reduce_study(doc, quick=quick)
     path = study_yaml.with_name("demo-quick-study.yaml" if quick else "demo-study.yaml")
@@ -258,15 +281,23 @@ def _reduced_study(study_yaml: Path, quick: bool) -> tuple[Path, list[str]]:
     return path, notes
 
 
-def demo(out: str | Path = "cohortbench-demo", *, quick: bool = False, jobs: int | None = None,
-         quiet: bool = True, engine: str = "fast") -> tuple[RunOutcome, list[str]]:
-    """Write the synthetic cohort under ``out/cohort`` and run the demo study into ``out/run``."""
+def demo(out: str | Path = "cohortbench-demo", *, quick: bool = False, full: bool = False,
+         jobs: int | None = None, quiet: bool = True,
+         engine: str = "fast") -> tuple[RunOutcome, list[str]]:
+    """Write the synthetic cohort under ``out/cohort`` and run the demo study into ``out/run``.
+
+    The default demo is the published study reduced to run in minutes (the
+    reductions are returned, printed and shown in the report); ``quick`` is a
+    smaller first look; ``full`` runs the published study unreduced.
+    """
+    if quick and full:
+        raise StudyError("choose either --quick or --full for the demo, not both")
     out = Path(out)
     cohort_dir = out / "cohort"
     if not (cohort_dir / "study.yaml").exists():
         cohort_dir.mkdir(parents=True, exist_ok=True)
         write_synthetic_cohort(cohort_dir)
-    study_path, notes = _reduced_study(cohort_dir / "study.yaml", quick)
+    study_path, notes = demo_study_file(cohort_dir / "study.yaml", quick=quick, full=full)
     run_dir = out / "run"
     outcome = run(study_path, run_dir, jobs=jobs, quiet=quiet, engine=engine, build_report=False)
     with ResultsStore.open(run_dir) as store:
