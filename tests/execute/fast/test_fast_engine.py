@@ -62,7 +62,7 @@ def test_every_classifier_family_agrees_and_reports_its_path():
     fast = evaluate_fast(problem, configs, cv)
     reference = [evaluate_reference(problem, c, cv) for c in configs]
     _assert_same_results(fast, reference, configs)
-    assert [r.engine for r in fast] == ["fast"] * 6 + ["fast-fallback", "fast"]
+    assert [r.engine for r in fast] == ["fast"] * 8
     assert fast[4].n_features_used == 24
     assert all(r.seconds > 0 for r in fast)
 
@@ -100,6 +100,20 @@ def test_strategies_sharing_a_unit_agree_with_each_alone():
     _assert_same_results(together, alone, configs)
     _assert_same_results(together, [evaluate_reference(problem, c, cv) for c in configs],
                          configs)
+
+
+def test_forests_and_boosters_agree_across_label_vectors():
+    problem = make_synthetic_problem(class_sizes=(6, 5, 5), block_size=8, seed=7)
+    cv = CVScheme(permutations=2, seed=5, inner="stratified-kfold:3")
+    configs = [PipelineConfig("RF", row_scaling="standard", column_scaling="standard"),
+               PipelineConfig("LGBM", row_scaling="standard", feature_selection="kbest",
+                              n_features=10),
+               PipelineConfig("XGB", column_scaling="minmax", dim_reduction="pca"),
+               PipelineConfig("MLP", row_scaling="standard", column_scaling="standard",
+                              dim_reduction="lda")]
+    fast = evaluate_fast(problem, configs, cv)
+    _assert_same_results(fast, [evaluate_reference(problem, c, cv) for c in configs], configs)
+    assert [r.engine for r in fast] == ["fast", "fast", "fast", "fast-fallback"]
 
 
 def test_refine_grid_slice_agrees_for_mlr_and_linear_svm():

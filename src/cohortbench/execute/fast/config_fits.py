@@ -11,13 +11,14 @@ import numpy as np
 
 from ...design.classifiers import make_classifier
 from ...design.configs import PipelineConfig
+from . import ensembles
 from .kernel_svm import DotProducts, covers_svc, fit_predict_svc
 from .shared_transforms import FoldTransforms, Item, LabelTransforms, computed
 
 __all__ = ["FAST_CLASSIFIERS", "feature_chain", "classify"]
 
 FAST_CLASSIFIERS = ("SVM_LIN", "SVM_POLY", "SVM_RBF", "SVM_SIG",
-                    "MLR_L2", "MLR_L1", "MLR_ENET", "KNN")
+                    "MLR_L2", "MLR_L1", "MLR_ENET", "KNN", "RF", "XGB", "LGBM")
 
 
 def feature_chain(config: PipelineConfig, fold: FoldTransforms,
@@ -89,6 +90,12 @@ def classify(config: PipelineConfig, seed: int, features: Item, y_train,
         if dots is None:
             dots = features.derived["dots"] = computed(DotProducts, train, test)
         return computed(fit_predict_svc, estimator, dots.value, y_train), [dots]
+    if ensembles.covers(estimator):
+        shared = features.derived.get("ensembles")
+        if shared is None:
+            shared = features.derived["ensembles"] = computed(ensembles.SharedMatrices,
+                                                              train, test)
+        return computed(ensembles.fit_predict, estimator, shared.value, y_train), [shared]
     if config.classifier not in FAST_CLASSIFIERS:
         # Estimators we do not know may write into their input: hand them copies.
         train, test = np.array(train), np.array(test)

@@ -20,10 +20,11 @@ statistics: they come from the same functions), computed by sharing:
 Which path ran is recorded in ``EvaluationResult.engine``:
 
 - ``"fast"``: shared transforms and a classifier with a fast path in this engine
-  (the SVMs on precomputed kernels; ``MLR_L2``, ``MLR_L1``, ``MLR_ENET`` and
-  ``KNN`` fitted directly on the shared matrices);
-- ``"fast-fallback"``: the classifier is fitted as the reference does it (trees,
-  boosters, MLP, user-registered estimators), still on the shared matrices.
+  (the SVMs on precomputed kernels; RF, XGB and LGBM through
+  :mod:`.ensembles`, whose label-free work is shared; ``MLR_L2``, ``MLR_L1``,
+  ``MLR_ENET`` and ``KNN`` fitted directly on the shared matrices);
+- ``"fast-fallback"``: the classifier is fitted as the reference does it (MLP,
+  user-registered estimators), still on the shared matrices.
 
 Agreement with the reference: every matrix and every fit is the reference's, bit
 for bit, with one exception: RFE fits made while more than ``2 n`` features remain
