@@ -13,6 +13,7 @@ from ...design.classifiers import make_classifier
 from ...design.configs import PipelineConfig
 from . import ensembles
 from .kernel_svm import DotProducts, covers_svc, fit_predict_svc
+from .logistic_rowspace import RowSpace, covers_logistic, fit_predict_logistic
 from .shared_transforms import FoldTransforms, Item, LabelTransforms, computed
 
 __all__ = ["FAST_CLASSIFIERS", "feature_chain", "classify"]
@@ -90,6 +91,12 @@ def classify(config: PipelineConfig, seed: int, features: Item, y_train,
         if dots is None:
             dots = features.derived["dots"] = computed(DotProducts, train, test)
         return computed(fit_predict_svc, estimator, dots.value, y_train), [dots]
+    if (covers_logistic(estimator, *train.shape) and np.isfinite(train).all()
+            and np.isfinite(test).all()):
+        space = features.derived.get("rowspace")
+        if space is None:
+            space = features.derived["rowspace"] = computed(RowSpace, train, test)
+        return computed(fit_predict_logistic, estimator, space.value, y_train), [space]
     if ensembles.covers(estimator):
         shared = features.derived.get("ensembles")
         if shared is None:

@@ -21,20 +21,31 @@ Which path ran is recorded in ``EvaluationResult.engine``:
 
 - ``"fast"``: shared transforms and a classifier with a fast path in this engine
   (the SVMs on precomputed kernels; RF, XGB and LGBM through
-  :mod:`.ensembles`, whose label-free work is shared; ``MLR_L2``, ``MLR_L1``,
-  ``MLR_ENET`` and ``KNN`` fitted directly on the shared matrices);
+  :mod:`.ensembles`, whose label-free work is shared; ``MLR_L2`` on more
+  features than training rows in the rows' span (:mod:`.logistic_rowspace`);
+  ``MLR_L1``, ``MLR_ENET``, ``KNN`` and the other ``MLR_L2`` fits directly on
+  the shared matrices);
 - ``"fast-fallback"``: the classifier is fitted as the reference does it (MLP,
   user-registered estimators), still on the shared matrices.
 
 Agreement with the reference: every matrix and every fit is the reference's, bit
-for bit, with one exception: RFE fits made while more than ``2 n`` features remain
-use a downdated Gram matrix, equal to libsvm's own kernel values up to rounding
-(the fits with fewer features, and any fit libsvm finds hard, use libsvm's own
-values; see :mod:`.rfe_path`). A rounding difference can in principle change which
-feature such a fit eliminates. The allowed disagreement is therefore written down
-and bounded: RFE configurations only, at most one subject's prediction in an
-evaluation, in at most 1 % of evaluations. Measured so far: none (every RFE path
-and every evaluation compared was identical; benchmarks/RESULTS.md).
+for bit, with two exceptions, both the same computation rounded differently:
+
+- RFE fits made while more than ``2 n`` features remain use a downdated Gram
+  matrix, equal to libsvm's own kernel values up to rounding (the fits with
+  fewer features, and any fit libsvm finds hard, use libsvm's own values; see
+  :mod:`.rfe_path`); a rounding difference could change which feature such a
+  fit eliminates;
+- ``MLR_L2`` with p > n + 1 runs scikit-learn's L-BFGS-B trajectory in the
+  training rows' span (:mod:`.logistic_rowspace`): same iterates and stopping
+  iteration, coefficients equal to ~1e-11 relative; a stopping test taken right
+  at its threshold, or a prediction whose two best classes tie to the last
+  digits, could go the other way.
+
+The allowed disagreement is therefore written down and bounded: at most one
+subject's prediction in an evaluation, in at most 1 % of evaluations. Measured so
+far: none (every RFE path, every row-space fit and every evaluation compared was
+identical; benchmarks/RESULTS.md).
 
 Seconds: each shared item's time is split evenly among the configurations that
 used it; a configuration's own classifier fits are charged to it alone.
