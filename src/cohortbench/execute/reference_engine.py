@@ -42,7 +42,8 @@ from .problem import Problem
 from .search import fit_with_search
 from .splits import folds_id, inner_cv, outer_splits
 
-__all__ = ["evaluate_reference", "evaluate_labels", "LabelRun", "pooled_accuracy", "pooled_scores"]
+__all__ = ["evaluate_reference", "evaluate_labels", "LabelRun", "pooled_accuracy", "pooled_scores",
+           "assemble_result", "majority_vote"]
 
 _IGNORED_WARNINGS = (DeprecationWarning, PendingDeprecationWarning)
 
@@ -175,7 +176,6 @@ def evaluate_reference(problem: Problem, config: PipelineConfig, cv: CVScheme) -
         Labels as class names, ``engine="reference"``.
     """
     start = time.perf_counter()
-    n_classes = len(problem.classes)
     recorded: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -191,17 +191,51 @@ def evaluate_reference(problem: Problem, config: PipelineConfig, cv: CVScheme) -
         if text not in recorded:
             recorded.append(text)
 
+    return assemble_result(problem, config, real.predictions, real.splits, nulls,
+                           chosen_params=real.chosen_params,
+                           n_features_used=real.n_features_used,
+                           seconds=time.perf_counter() - start, engine="reference",
+                           warnings=tuple(recorded))
+
+
+def assemble_result(problem: Problem, config: PipelineConfig, predictions: np.ndarray,
+                    splits, nulls, *, chosen_params, n_features_used: int, seconds: float,
+                    engine: str, warnings) -> EvaluationResult:
+    """The result record of one evaluation (shared by every engine).
+
+    Parameters
+    ----------
+    problem : Problem
+    config : PipelineConfig
+    predictions : ndarray of shape (R, n_eval)
+        Predicted codes for the real labels (R repeats of the outer CV).
+    splits : list of (train_idx, test_idx)
+        The real labels' outer folds.
+    nulls : list of float
+        One pooled accuracy per shuffle.
+    chosen_params : tuple of dict
+        The search's choice per outer fold of the real labels.
+    n_features_used : int
+    seconds : float
+    engine : str
+    warnings : tuple of str
+
+    Returns
+    -------
+    EvaluationResult
+    """
+    n_classes = len(problem.classes)
     y_eval = problem.y[: problem.n_eval]
-    scores = pooled_scores(y_eval, real.predictions, n_classes)
+    scores = pooled_scores(y_eval, predictions, n_classes)
     null_mean, null_std, z_score, p_value = permutation_stats(scores["accuracy"], nulls)
-    voted = majority_vote(real.predictions, n_classes)
+    voted = majority_vote(predictions, n_classes)
     names = problem.classes
     return EvaluationResult(
         task=problem.task,
         classes=tuple(names),
         config_id=config.id,
         view_fingerprint=problem.view_fingerprint,
-        folds_id=folds_id(real.splits),
+        folds_id=folds_id(splits),
         accuracy=scores["accuracy"],
         balanced_accuracy=scores["balanced_accuracy"],
         f1_macro=scores["f1_macro"],
@@ -214,9 +248,9 @@ def evaluate_reference(problem: Problem, config: PipelineConfig, cv: CVScheme) -
         null_std=null_std,
         z_score=z_score,
         p_value=p_value,
-        chosen_params=real.chosen_params,
-        seconds=time.perf_counter() - start,
-        n_features_used=real.n_features_used,
-        engine="reference",
-        warnings=tuple(recorded),
+        chosen_params=tuple(chosen_params),
+        seconds=seconds,
+        n_features_used=n_features_used,
+        engine=engine,
+        warnings=tuple(warnings),
     )

@@ -60,10 +60,10 @@ import numpy as np
 
 from ...design.configs import CVScheme, PipelineConfig
 from ...store.records import EvaluationResult
-from ..permutations import label_shuffles, permutation_stats
+from ..permutations import label_shuffles
 from ..problem import Problem
-from ..reference_engine import majority_vote, pooled_scores
-from ..splits import folds_id, outer_splits
+from ..reference_engine import assemble_result, pooled_accuracy
+from ..splits import outer_splits
 from .config_fits import FAST_CLASSIFIERS, classify, feature_chain
 from .nested_search import OuterSplitSearch
 from .shared_transforms import FoldTransforms, LabelTransforms, ViewTransforms
@@ -175,25 +175,11 @@ def _rfe_k_min(configs, n_features: int) -> dict:
 
 def evaluate_fast(problem: Problem, configs: list[PipelineConfig],
                   cv: CVScheme) -> list[EvaluationResult]:
-    """Evaluate several configurations on one problem, sharing common work.
+    """:func:`evaluate_fast_each`, raising the first error a configuration raised.
 
-    Parameters
-    ----------
-    problem : Problem
-    configs : list of PipelineConfig
-    cv : CVScheme
-
-    Returns
-    -------
-    list of EvaluationResult
-        One per configuration, in the order given; ``engine`` is ``"fast"`` or
-        ``"fast-fallback"`` (see the module docstring).
-
-    Raises
-    ------
-    Exception
-        The first error a configuration raised (the one the reference engine would
-        raise for it, e.g. missing values reaching a classifier).
+    That error is the one the reference engine would raise for it (e.g. missing
+    values reaching a classifier). Each result's ``engine`` is ``"fast"`` or
+    ``"fast-fallback"`` (see the module docstring).
     """
     outcomes = evaluate_fast_each(problem, configs, cv)
     for outcome in outcomes:
@@ -265,40 +251,16 @@ def evaluate_fast_each(problem: Problem, configs: list[PipelineConfig],
 
 
 def _result(problem, config, cv, splits, label_vectors, ledger, ci) -> EvaluationResult:
-    n_eval, n_classes = problem.n_eval, len(problem.classes)
+    n_eval = problem.n_eval
     runs = [_predictions(label_splits, ledger.fold_predictions(ci, li), n_eval)
             for li, label_splits in enumerate(splits)]
-    nulls = [pooled_scores(v[:n_eval], run, n_classes)["accuracy"]
-             for v, run in zip(label_vectors[1:], runs[1:])]
-    y_eval = problem.y[:n_eval]
-    scores = pooled_scores(y_eval, runs[0], n_classes)
-    null_mean, null_std, z_score, p_value = permutation_stats(scores["accuracy"], nulls)
-    voted = majority_vote(runs[0], n_classes)
-    names = problem.classes
+    nulls = [pooled_accuracy(v[:n_eval], run) for v, run in zip(label_vectors[1:], runs[1:])]
     n_used = n_features = problem.X.shape[1]
     if config.feature_selection != "none":
         n_used = min(int(config.n_features), n_features)
-    return EvaluationResult(
-        task=problem.task,
-        classes=tuple(names),
-        config_id=config.id,
-        view_fingerprint=problem.view_fingerprint,
-        folds_id=folds_id(splits[0]),
-        accuracy=scores["accuracy"],
-        balanced_accuracy=scores["balanced_accuracy"],
-        f1_macro=scores["f1_macro"],
-        confusion=tuple(tuple(int(v) for v in row) for row in scores["confusion"]),
-        subjects=tuple(problem.subjects[:n_eval]),
-        true_labels=tuple(names[int(k)] for k in y_eval),
-        predicted_labels=tuple(names[int(k)] for k in voted),
-        null_accuracies=tuple(float(a) for a in nulls),
-        null_mean=null_mean,
-        null_std=null_std,
-        z_score=z_score,
-        p_value=p_value,
-        chosen_params=tuple(ledger.chosen[ci].get((0, fi), {}) for fi in range(len(splits[0]))),
-        seconds=0.0,
-        n_features_used=n_used,
+    return assemble_result(
+        problem, config, runs[0], splits[0], nulls,
+        chosen_params=[ledger.chosen[ci].get((0, fi), {}) for fi in range(len(splits[0]))],
+        n_features_used=n_used, seconds=0.0,
         engine="fast" if config.classifier in FAST_CLASSIFIERS else "fast-fallback",
-        warnings=ledger.warnings(ci),
-    )
+        warnings=ledger.warnings(ci))
