@@ -34,6 +34,7 @@ the plain estimator is fitted. Not thread-safe: one :class:`SharedMatrices` per 
 from __future__ import annotations
 
 import copy
+import importlib
 import inspect
 import math
 import numbers
@@ -51,7 +52,7 @@ _STREAM_CACHE_SIZE = 64
 
 def _version_ok(module_name: str) -> bool:
     try:
-        module = __import__(module_name)
+        module = importlib.import_module(module_name)  # a fixed name from _TESTED_VERSIONS
     except ImportError:
         return False
     return str(module.__version__).startswith(_TESTED_VERSIONS[module_name])
