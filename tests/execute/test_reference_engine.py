@@ -350,3 +350,17 @@ def test_leakage_canary_detects_selection_fitted_on_all_rows():
     # Leave-one-out, the default protocol, is fooled just as much.
     leaky_loo = evaluate_reference(leaky, PipelineConfig("SVM_LIN"), LOO0).accuracy
     assert leaky_loo > 0.8
+
+
+def test_recorded_warning_texts_drop_a_clock_prefix_and_keep_the_first_line():
+    import warnings as w
+
+    from cohortbench.execute.reference_engine import warning_text
+
+    with w.catch_warnings(record=True) as caught:
+        w.simplefilter("always")
+        w.warn("[06:12:01] WARNING: learner.cc:790: Parameters: { \"x\" } are not used.\nmore")
+        w.warn("plain text\nsecond line", RuntimeWarning)
+    assert [warning_text(c) for c in caught] == [
+        'UserWarning: WARNING: learner.cc:790: Parameters: { "x" } are not used.',
+        "RuntimeWarning: plain text"]

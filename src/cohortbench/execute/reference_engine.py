@@ -26,6 +26,7 @@ Choices other engines must reproduce:
 
 from __future__ import annotations
 
+import re
 import time
 import warnings
 from dataclasses import dataclass
@@ -43,9 +44,9 @@ from .search import fit_with_search
 from .splits import folds_id, inner_cv, outer_splits
 
 __all__ = ["evaluate_reference", "evaluate_labels", "LabelRun", "pooled_accuracy", "pooled_scores",
-           "assemble_result", "majority_vote"]
+           "assemble_result", "majority_vote", "warning_text"]
 
-_IGNORED_WARNINGS = (DeprecationWarning, PendingDeprecationWarning)
+IGNORED_WARNINGS = (DeprecationWarning, PendingDeprecationWarning)
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,20 @@ def evaluate_labels(problem: Problem, config: PipelineConfig, cv: CVScheme, y) -
     return LabelRun(np.asarray(predictions, dtype=np.int64), splits, tuple(chosen), n_used)
 
 
+_CLOCK_PREFIX = re.compile(r"^\[\d{2}:\d{2}:\d{2}\] ")
+
+
+def warning_text(caught) -> str:
+    """How a warning is recorded: ``"<Category>: <first line>"`` (at most 300 characters).
+
+    A leading clock time (XGBoost starts its messages with ``[hh:mm:ss]``) is
+    dropped, so that the same run records the same text every time.
+    """
+    lines = str(caught.message).strip().splitlines() or [""]
+    first = _CLOCK_PREFIX.sub("", lines[0])
+    return f"{caught.category.__name__}: {first[:300]}"
+
+
 def pooled_accuracy(y_eval: np.ndarray, predictions: np.ndarray) -> float:
     """Fraction of correct predictions over all repeats (one formula for real and null)."""
     return float(np.mean(predictions == np.asarray(y_eval)[None, :]))
@@ -185,9 +200,9 @@ def evaluate_reference(problem: Problem, config: PipelineConfig, cv: CVScheme) -
             run = evaluate_labels(problem, config, cv, shuffled)
             nulls.append(pooled_accuracy(shuffled[: problem.n_eval], run.predictions))
     for item in caught:
-        if issubclass(item.category, _IGNORED_WARNINGS):
+        if issubclass(item.category, IGNORED_WARNINGS):
             continue
-        text = f"{item.category.__name__}: {str(item.message).strip().splitlines()[0][:300]}"
+        text = warning_text(item)
         if text not in recorded:
             recorded.append(text)
 

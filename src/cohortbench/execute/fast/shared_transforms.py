@@ -33,13 +33,12 @@ from sklearn.feature_selection import f_classif
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
+from ..reference_engine import IGNORED_WARNINGS, warning_text
 from ..row_scaling import RowScaler
 from .rfe_path import rfe_path
 
 __all__ = ["Item", "ViewTransforms", "FoldTransforms", "LabelTransforms", "computed",
            "kbest_order", "kbest_support"]
-
-_IGNORED_WARNINGS = (DeprecationWarning, PendingDeprecationWarning)
 
 
 @dataclass(eq=False)
@@ -81,9 +80,9 @@ def computed(func, *args, **kwargs) -> Item:
         value = func(*args, **kwargs)
     texts = []
     for w in caught:
-        if issubclass(w.category, _IGNORED_WARNINGS):
+        if issubclass(w.category, IGNORED_WARNINGS):
             continue
-        texts.append(f"{w.category.__name__}: {str(w.message).strip().splitlines()[0][:300]}")
+        texts.append(warning_text(w))
     return Item(value, texts, time.perf_counter() - start)
 
 
