@@ -86,24 +86,34 @@ def classify(config: PipelineConfig, seed: int, features: Item, y_train,
     if params:
         estimator.set_params(**params)
     train, test = features.value
-    if covers_svc(estimator) and np.isfinite(train).all() and np.isfinite(test).all():
-        dots = features.derived.get("dots")
-        if dots is None:
-            dots = features.derived["dots"] = computed(DotProducts, train, test)
+    if covers_svc(estimator) and _finite(features):
+        dots = _derived(features, "dots", DotProducts)
         return computed(fit_predict_svc, estimator, dots.value, y_train), [dots]
-    if (covers_logistic(estimator, *train.shape) and np.isfinite(train).all()
-            and np.isfinite(test).all()):
-        space = features.derived.get("rowspace")
-        if space is None:
-            space = features.derived["rowspace"] = computed(RowSpace, train, test)
+    if covers_logistic(estimator, *train.shape) and _finite(features):
+        space = _derived(features, "rowspace", RowSpace)
         return computed(fit_predict_logistic, estimator, space.value, y_train), [space]
     if ensembles.covers(estimator):
-        shared = features.derived.get("ensembles")
-        if shared is None:
-            shared = features.derived["ensembles"] = computed(ensembles.SharedMatrices,
-                                                              train, test)
+        shared = _derived(features, "ensembles", ensembles.SharedMatrices)
         return computed(ensembles.fit_predict, estimator, shared.value, y_train), [shared]
     if config.classifier not in FAST_CLASSIFIERS:
         # Estimators we do not know may write into their input: hand them copies.
         train, test = np.array(train), np.array(test)
     return computed(lambda: estimator.fit(train, y_train).predict(test)), []
+
+
+def _derived(features: Item, name: str, make) -> Item:
+    """``make(train, test)`` of ``features``, computed once and cached with them."""
+    item = features.derived.get(name)
+    if item is None:
+        item = features.derived[name] = computed(make, *features.value)
+    return item
+
+
+def _finite(features: Item) -> bool:
+    """Whether ``features`` hold no NaN or infinity (checked once per matrix pair)."""
+    item = features.derived.get("finite")
+    if item is None:
+        train, test = features.value
+        item = features.derived["finite"] = Item(
+            bool(np.isfinite(train).all() and np.isfinite(test).all()))
+    return item.value

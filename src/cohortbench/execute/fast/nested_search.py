@@ -75,9 +75,9 @@ class OuterSplitSearch:
         """Mean inner accuracy of ``params``: ``(score, warnings, own seconds)``."""
         key = (replace(config, search="none").id, repr(sorted(params.items())))
         hit = self._memo.get(key)
-        if hit is not None:
+        if hit is not None:  # its fits' time was charged where they ran
             self._charge(ci, hit[3])
-            return hit[:3]
+            return hit[0], hit[1], 0.0
         plain = _plain(params)
         accuracies, texts, seconds, used_items = [], [], 0.0, []
         for inner, labels, y_test in self._inner_folds():

@@ -144,7 +144,19 @@ class ViewTransforms:
         return self.items[method]
 
 
-class FoldTransforms:
+class _ItemCache:
+    """Items keyed by what they are, each computed on first request."""
+
+    items: dict
+
+    def _get(self, key, make) -> Item:
+        item = self.items.get(key)
+        if item is None:
+            item = self.items[key] = make()
+        return item
+
+
+class FoldTransforms(_ItemCache):
     """Label-free transforms of one outer split, shared by all label vectors using it.
 
     Parameters
@@ -157,12 +169,6 @@ class FoldTransforms:
     def __init__(self, view: ViewTransforms, train: np.ndarray, test: np.ndarray):
         self.view, self.train, self.test = view, train, test
         self.items: dict[tuple, Item] = {}
-
-    def _get(self, key, make) -> Item:
-        item = self.items.get(key)
-        if item is None:
-            item = self.items[key] = make()
-        return item
 
     def rows(self, row: str) -> Item:
         """Row-scaled (train, test) matrices."""
@@ -196,7 +202,7 @@ class FoldTransforms:
                                                           *source.value))
 
 
-class LabelTransforms:
+class LabelTransforms(_ItemCache):
     """Transforms of one outer split that depend on the training labels.
 
     Parameters
@@ -212,12 +218,6 @@ class LabelTransforms:
     def __init__(self, fold: FoldTransforms, y_train: np.ndarray, rfe_k_min: dict):
         self.fold, self.y_train, self.rfe_k_min = fold, y_train, rfe_k_min
         self.items: dict[tuple, Item] = {}
-
-    def _get(self, key, make) -> Item:
-        item = self.items.get(key)
-        if item is None:
-            item = self.items[key] = make()
-        return item
 
     def f_order(self, prefix: tuple) -> Item:
         """``SelectKBest(f_classif)``'s column order on the prefix's training rows."""
