@@ -41,7 +41,7 @@ from .pipelines import CLASSIFIER_STEP
 from .splits import derived_seed
 
 __all__ = ["fit_with_search", "n_candidates", "TPESearchCV", "to_jsonable", "STRATEGIES",
-           "grid_candidates", "random_candidates", "tpe_search", "strip_prefix"]
+           "grid_candidates", "random_candidates", "tpe_search", "tpe_steps", "strip_prefix"]
 
 STRATEGIES = ("none", "grid", "random", "bayes")
 _PREFIX = CLASSIFIER_STEP + "__"
@@ -186,23 +186,49 @@ def tpe_search(space: SearchSpace, n_trials: int, seed: int, score) -> tuple[lis
     best : int
         Index of Optuna's best trial (the first best).
     """
+    steps = tpe_steps(space, n_trials, seed)
+    try:
+        params = next(steps)
+        while True:
+            params = steps.send(score(params))
+    except StopIteration as stop:
+        return stop.value
+
+
+def tpe_steps(space: SearchSpace, n_trials: int, seed: int):
+    """:func:`tpe_search` as a generator: yields each candidate and is sent its score.
+
+    Optuna's ask-and-tell interface, which is what ``study.optimize`` runs; a
+    caller can therefore interleave many searches (the fast engine trains their
+    candidates' networks together) and still get each search's own trials.
+
+    Yields
+    ------
+    dict
+        The next candidate (keys prefixed ``clf__``); send back its score.
+
+    Returns
+    -------
+    tuple
+        ``(tried, scores, best)`` as :func:`tpe_search` returns them.
+    """
     import optuna
 
     tried: list[dict] = []
     scores: list[float] = []
-
-    def objective(trial):
-        params = _suggest(trial, space)
-        value = float(score(params))
-        tried.append(params)
-        scores.append(value)
-        trial.set_user_attr("params", len(tried) - 1)
-        return value
-
     with quiet_optuna():
         study = optuna.create_study(direction="maximize",
                                     sampler=optuna.samplers.TPESampler(seed=seed))
-        study.optimize(objective, n_trials=n_trials)
+    for _ in range(n_trials):
+        with quiet_optuna():
+            trial = study.ask()
+            params = _suggest(trial, space)
+        value = float((yield params))
+        tried.append(params)
+        scores.append(value)
+        trial.set_user_attr("params", len(tried) - 1)
+        with quiet_optuna():
+            study.tell(trial, value)
     return tried, scores, int(study.best_trial.user_attrs["params"])
 
 

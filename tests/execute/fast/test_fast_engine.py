@@ -113,7 +113,41 @@ def test_forests_and_boosters_agree_across_label_vectors():
                               dim_reduction="lda")]
     fast = evaluate_fast(problem, configs, cv)
     _assert_same_results(fast, [evaluate_reference(problem, c, cv) for c in configs], configs)
-    assert [r.engine for r in fast] == ["fast", "fast", "fast", "fast-fallback"]
+    assert [r.engine for r in fast] == ["fast"] * 4
+
+
+def test_networks_stacked_across_label_vectors_and_configurations_agree():
+    # LOO: every label vector shares each split, so the networks of all label
+    # vectors and of configurations with equal input widths are trained in stacks.
+    problem = make_synthetic_problem(class_sizes=(5, 4, 4), block_size=6, seed=12)
+    cv = CVScheme(permutations=2, seed=2)
+    configs = [PipelineConfig("MLP", row_scaling="standard", column_scaling="standard",
+                              feature_selection=selection, n_features=k, dim_reduction=red)
+               for selection, k in (("kbest", 5), ("rfe", 5), ("kbest", 8))
+               for red in ("none", "pca", "lda")]
+    configs.append(PipelineConfig("MLP", column_scaling="minmax"))
+    fast = evaluate_fast(problem, configs, cv)
+    _assert_same_results(fast, [evaluate_reference(problem, c, cv) for c in configs], configs)
+    assert all(r.engine == "fast" for r in fast)
+
+
+@pytest.mark.parametrize("search, permutations, inner", [
+    ("bayes", 0, 2),
+    pytest.param("bayes", 1, 3, marks=pytest.mark.slow),
+    pytest.param("grid", 1, 3, marks=pytest.mark.slow),
+    pytest.param("random", 1, 3, marks=pytest.mark.slow)])
+def test_network_searches_agree_with_the_reference(search, permutations, inner):
+    # Candidates x inner folds (grid, random) or each trial's inner folds (bayes),
+    # of every label vector, are trained together.
+    problem = make_synthetic_problem(class_sizes=(4, 4, 4), block_size=4, seed=6)
+    cv = CVScheme(permutations=permutations, seed=9, inner=f"stratified-kfold:{inner}")
+    configs = [PipelineConfig("MLP", row_scaling="standard", column_scaling="standard",
+                              feature_selection="kbest", n_features=6, dim_reduction="pca",
+                              search=search)]
+    fast = evaluate_fast(problem, configs, cv)
+    _assert_same_results(fast, [evaluate_reference(problem, c, cv) for c in configs], configs)
+    assert {key for p in fast[0].chosen_params for key in p} == {"alpha",
+                                                                  "hidden_layer_sizes"}
 
 
 def test_refine_grid_slice_agrees_for_mlr_and_linear_svm():

@@ -14,12 +14,13 @@ from ...design.configs import PipelineConfig
 from . import ensembles
 from .kernel_svm import DotProducts, covers_svc, fit_predict_svc
 from .logistic_rowspace import RowSpace, covers_logistic, fit_predict_logistic
+from .mlp_batch import MLPJob, covers_mlp
 from .shared_transforms import FoldTransforms, Item, LabelTransforms, computed
 
-__all__ = ["FAST_CLASSIFIERS", "feature_chain", "classify"]
+__all__ = ["FAST_CLASSIFIERS", "feature_chain", "classify", "classify_steps"]
 
 FAST_CLASSIFIERS = ("SVM_LIN", "SVM_POLY", "SVM_RBF", "SVM_SIG",
-                    "MLR_L2", "MLR_L1", "MLR_ENET", "KNN", "RF", "XGB", "LGBM")
+                    "MLR_L2", "MLR_L1", "MLR_ENET", "KNN", "RF", "XGB", "LGBM", "MLP")
 
 
 def feature_chain(config: PipelineConfig, fold: FoldTransforms,
@@ -99,6 +100,32 @@ def classify(config: PipelineConfig, seed: int, features: Item, y_train,
         # Estimators we do not know may write into their input: hand them copies.
         train, test = np.array(train), np.array(test)
     return computed(lambda: estimator.fit(train, y_train).predict(test)), []
+
+
+def classify_steps(config: PipelineConfig, seed: int, features: Item, y_train,
+                   params: dict | None = None):
+    """:func:`classify` as a generator that hands network fits to its driver.
+
+    A covered ``MLPClassifier`` fit (:func:`.mlp_batch.covers_mlp`) is yielded as
+    ``[MLPJob]`` and the generator is sent ``[MLPOutcome]``, so that a driver
+    (:func:`.mlp_batch.run_batched`) can train many such fits together; every
+    other fit runs at once, through :func:`classify`.
+
+    Returns
+    -------
+    own, used
+        As :func:`classify` returns them.
+    """
+    estimator = make_classifier(config.classifier, seed)
+    if params:
+        estimator.set_params(**params)
+    if covers_mlp(estimator) and _finite(features):
+        train, test = features.value
+        (outcome,) = yield [MLPJob(estimator, train, test, y_train)]
+        if outcome.error is not None:
+            raise outcome.error
+        return Item(outcome.predicted, list(outcome.warnings), outcome.seconds), []
+    return classify(config, seed, features, y_train, params)
 
 
 def _derived(features: Item, name: str, make) -> Item:

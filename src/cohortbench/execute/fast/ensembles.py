@@ -22,9 +22,7 @@ and hyperparameter settings; the label-free work of each fit is done once here:
   maintainers advise for the same features with other targets (issue #6311).
 
 Both boosters spend most of a fit in their C++ split search, so their gain is the
-construction only. ``MLPClassifier`` is not covered: its time is memory-bound NumPy
-arithmetic on the weight arrays (Adam updates ~40 %, matrix products ~20 %); an
-in-place Adam gave identical weights and no measurable gain.
+construction only. ``MLPClassifier`` is trained in stacks by :mod:`.mlp_batch`.
 
 The paths use library internals checked by ``tests/execute/fast/test_ensembles.py``
 against the versions in ``_TESTED_VERSIONS``; elsewhere :func:`covers` is False and

@@ -15,7 +15,13 @@ statistics: they come from the same functions), computed by sharing:
   computed once for the four kernels and every label vector;
 - a hyperparameter search (``grid``/``random``/``bayes``) runs the reference's
   candidates and choice on inner folds whose transforms are computed once for
-  every candidate and strategy (:mod:`.nested_search`).
+  every candidate and strategy (:mod:`.nested_search`);
+- ``MLPClassifier`` fits are trained in stacks (:mod:`.mlp_batch`): every
+  configuration of a split and label vector is a generator that hands its
+  network fits (outer fits, and every search candidate's inner-fold fits) to one
+  driver, and the label vectors of a split run together, so the driver stacks the
+  networks of all label vectors, candidates and folds that share a shape. Each
+  network is trained with scikit-learn's own operations, bit for bit.
 
 Which path ran is recorded in ``EvaluationResult.engine``:
 
@@ -23,10 +29,10 @@ Which path ran is recorded in ``EvaluationResult.engine``:
   (the SVMs on precomputed kernels; RF, XGB and LGBM through
   :mod:`.ensembles`, whose label-free work is shared; ``MLR_L2`` on more
   features than training rows in the rows' span (:mod:`.logistic_rowspace`);
-  ``MLR_L1``, ``MLR_ENET``, ``KNN`` and the other ``MLR_L2`` fits directly on
-  the shared matrices);
-- ``"fast-fallback"``: the classifier is fitted as the reference does it (MLP,
-  user-registered estimators), still on the shared matrices.
+  ``MLP`` in stacks (:mod:`.mlp_batch`); ``MLR_L1``, ``MLR_ENET``, ``KNN`` and
+  the other ``MLR_L2`` fits directly on the shared matrices);
+- ``"fast-fallback"``: the classifier is fitted as the reference does it
+  (user-registered estimators), still on the shared matrices.
 
 Agreement with the reference: every matrix and every fit is the reference's, bit
 for bit, with two exceptions, both the same computation rounded differently:
@@ -64,11 +70,15 @@ from ..permutations import label_shuffles
 from ..problem import Problem
 from ..reference_engine import assemble_result, pooled_accuracy
 from ..splits import outer_splits
-from .config_fits import FAST_CLASSIFIERS, classify, feature_chain
+from .config_fits import FAST_CLASSIFIERS, classify_steps, feature_chain
+from .mlp_batch import run_batched
 from .nested_search import OuterSplitSearch
 from .shared_transforms import FoldTransforms, LabelTransforms, ViewTransforms
 
 __all__ = ["evaluate_fast", "evaluate_fast_each", "FAST_CLASSIFIERS"]
+
+# Bounds how many label vectors' label-dependent transforms are held at once.
+_LABEL_VECTORS_TOGETHER = 64
 
 
 class _Ledger:
@@ -118,29 +128,29 @@ class _Ledger:
                         self.seconds[user] += share
 
 
-def _run_split(configs, cv, fold, labels, search, ledger, tag):
-    """Evaluate every configuration not failed yet on one (split, label vector)."""
-    for ci, config in enumerate(configs):
-        if ci in ledger.failed:
-            continue
-        try:
-            _run_config(ci, config, cv, fold, labels, search, ledger, tag)
-        except Exception as exc:  # noqa: BLE001 - the caller decides what a failure means
-            ledger.failed[ci] = exc
+def _config_steps(ci, config, cv, fold, labels, search, ledger, tag):
+    """One configuration on one (split, label vector), as a generator for the driver.
 
-
-def _run_config(ci, config, cv, fold, labels, search, ledger, tag):
-    """One configuration on one (split, label vector): its predictions, warnings, time."""
-    chain = feature_chain(config, fold, labels)
-    if config.search == "none":
-        own, used = classify(config, cv.seed, chain[-1], labels.y_train)
-        predicted, texts, seconds = own.value, [], own.seconds
-        for item in chain + used:
-            texts.extend(item.warnings)
-        texts.extend(own.warnings)
-    else:
-        predicted, chosen, texts, seconds, used = search.fit_predict(ci, config, chain)
-        ledger.chosen[ci][tag] = chosen
+    Its predictions, warnings and time go to the ledger; an error marks the
+    configuration failed (it is then left out of all further work).
+    """
+    if ci in ledger.failed:
+        return
+    try:
+        chain = feature_chain(config, fold, labels)
+        if config.search == "none":
+            own, used = yield from classify_steps(config, cv.seed, chain[-1], labels.y_train)
+            predicted, texts, seconds = own.value, [], own.seconds
+            for item in chain + used:
+                texts.extend(item.warnings)
+            texts.extend(own.warnings)
+        else:
+            predicted, chosen, texts, seconds, used = yield from search.fit_predict_steps(
+                ci, config, chain)
+            ledger.chosen[ci][tag] = chosen
+    except Exception as exc:  # noqa: BLE001 - the caller decides what a failure means
+        ledger.failed.setdefault(ci, exc)
+        return
     ledger.seconds[ci] += seconds
     for item in chain + used:
         item.users.add(ci)
@@ -227,15 +237,23 @@ def evaluate_fast_each(problem: Problem, configs: list[PipelineConfig],
         li0, fi0 = members[0]
         train, test = splits[li0][fi0]
         fold = FoldTransforms(view, train, test)
-        for li, fi in members:
-            y_train = label_vectors[li][train]
-            labels = LabelTransforms(fold, y_train, rfe_k_min)
-            search = OuterSplitSearch(fold, y_train, cv, problem.task, problem.classes,
-                                      rfe_k_min)
-            _run_split(configs, cv, fold, labels, search, ledger, (li, fi))
-            ledger.settle(labels.items.values())
-            for inner in search.transforms:
-                ledger.settle(inner.items.values())
+        # Label vectors of one split run together, so that their networks (and
+        # those of every configuration and search candidate) are trained in stacks.
+        for first in range(0, len(members), _LABEL_VECTORS_TOGETHER):
+            steps, searches = [], []
+            for li, fi in members[first:first + _LABEL_VECTORS_TOGETHER]:
+                y_train = label_vectors[li][train]
+                labels = LabelTransforms(fold, y_train, rfe_k_min)
+                search = OuterSplitSearch(fold, y_train, cv, problem.task, problem.classes,
+                                          rfe_k_min)
+                steps += [_config_steps(ci, config, cv, fold, labels, search, ledger, (li, fi))
+                          for ci, config in enumerate(configs)]
+                searches.append((labels, search))
+            run_batched(steps)
+            for labels, search in searches:
+                ledger.settle(labels.items.values())
+                for inner in search.transforms:
+                    ledger.settle(inner.items.values())
         ledger.settle(fold.items.values())
     ledger.settle(view.items.values())
 

@@ -6,10 +6,12 @@ every inner fold. Here the candidates, their order, the inner splits, the scores
 (mean inner accuracy), the choice (first best) and the refit are the reference's
 own (:func:`~cohortbench.execute.search.grid_candidates`,
 :func:`~cohortbench.execute.search.random_candidates`,
-:func:`~cohortbench.execute.search.tpe_search`), but each inner fold's transforms
+:func:`~cohortbench.execute.search.tpe_steps`), but each inner fold's transforms
 (column scaling, F-scores, the RFE path, PCA, LDA) are computed once for every
 candidate and every strategy, and the classifier fits go through
-:func:`.config_fits.classify` (SVMs on precomputed kernels).
+:func:`.config_fits.classify_steps` (SVMs on precomputed kernels; networks handed
+to the engine's driver, which trains those of many candidates, folds, label
+vectors and configurations together: :mod:`.mlp_batch`).
 
 A candidate's inner-CV score is also memoised per pipeline: when two strategies
 propose the same point (e.g. a random draw of a categorical space hits a grid
@@ -24,9 +26,10 @@ import numpy as np
 
 from ...design.classifiers import search_space
 from ...design.configs import CVScheme, PipelineConfig
-from ..search import grid_candidates, random_candidates, strip_prefix, tpe_search
+from ..search import grid_candidates, random_candidates, strip_prefix, tpe_steps
 from ..splits import derived_seed, inner_cv
-from .config_fits import classify, feature_chain
+from .config_fits import classify_steps, feature_chain
+from .mlp_batch import gather
 from .shared_transforms import FoldTransforms, LabelTransforms
 
 __all__ = ["OuterSplitSearch"]
@@ -71,37 +74,55 @@ class OuterSplitSearch:
                 self._inner.append((inner, labels, y[test]))
         return self._inner
 
-    def _score(self, ci: int, config: PipelineConfig, params: dict):
-        """Mean inner accuracy of ``params``: ``(score, warnings, own seconds)``."""
-        key = (replace(config, search="none").id, repr(sorted(params.items())))
-        hit = self._memo.get(key)
-        if hit is not None:  # its fits' time was charged where they ran
-            self._charge(ci, hit[3])
-            return hit[0], hit[1], 0.0
-        plain = _plain(params)
-        accuracies, texts, seconds, used_items = [], [], 0.0, []
-        for inner, labels, y_test in self._inner_folds():
-            chain = feature_chain(config, inner, labels)
-            own, used = classify(config, self.cv.seed, chain[-1], labels.y_train, plain)
-            accuracies.append(float(np.mean(np.asarray(own.value) == y_test)))
-            for item in chain + used:
-                texts.extend(item.warnings)
-            texts.extend(own.warnings)
-            seconds += own.seconds
-            used_items += chain + used
-        # GridSearchCV and cross_val_score average the split scores the same way.
-        score = float(np.mean(np.asarray(accuracies)))
-        self._memo[key] = (score, texts, seconds, used_items)
-        self._charge(ci, used_items)
-        return score, texts, seconds
+    def _scores_steps(self, ci: int, config: PipelineConfig, candidates: list):
+        """Mean inner accuracy of each candidate: ``[(score, warnings, own seconds)]``.
+
+        A generator (see :func:`.config_fits.classify_steps`): the network fits of
+        every candidate and inner fold are requested in one round, so they are
+        trained together.
+        """
+        keys = [(replace(config, search="none").id, repr(sorted(p.items())))
+                for p in candidates]
+        todo = list(dict.fromkeys(key for key in keys if key not in self._memo))
+        plain = {key: _plain(p) for key, p in zip(keys, candidates)}
+        folds = self._inner_folds()
+        chains = [feature_chain(config, inner, labels) for inner, labels, _ in folds]
+        fits = yield from gather([
+            classify_steps(config, self.cv.seed, chain[-1], labels.y_train, plain[key])
+            for key in todo for chain, (_, labels, _) in zip(chains, folds)])
+        for t, key in enumerate(todo):
+            accuracies, texts, seconds, used_items = [], [], 0.0, []
+            for f, (chain, (_, _, y_test)) in enumerate(zip(chains, folds)):
+                own, used = fits[t * len(folds) + f]
+                accuracies.append(float(np.mean(np.asarray(own.value) == y_test)))
+                for item in chain + used:
+                    texts.extend(item.warnings)
+                texts.extend(own.warnings)
+                seconds += own.seconds
+                used_items += chain + used
+            # GridSearchCV and cross_val_score average the split scores the same way.
+            score = float(np.mean(np.asarray(accuracies)))
+            self._memo[key] = (score, texts, seconds, used_items)
+        out, fresh = [], set(todo)
+        for key in keys:
+            score, texts, seconds, used_items = self._memo[key]
+            self._charge(ci, used_items)
+            # A point scored before (another strategy, or twice here) costs nothing more.
+            out.append((score, texts, seconds if key in fresh else 0.0))
+            fresh.discard(key)
+        return out
 
     @staticmethod
     def _charge(ci: int, items) -> None:
         for item in items:
             item.users.add(ci)
 
-    def fit_predict(self, ci: int, config: PipelineConfig, outer_features: list):
+    def fit_predict_steps(self, ci: int, config: PipelineConfig, outer_features: list):
         """Search, refit the best candidate on the outer training rows, predict.
+
+        A generator (see :func:`.config_fits.classify_steps`): grid and random
+        search request all their candidates' network fits in one round, Bayesian
+        search one round per trial.
 
         Parameters
         ----------
@@ -127,25 +148,33 @@ class OuterSplitSearch:
         space = search_space(config.classifier)
         texts: list[str] = []
         seconds = 0.0
-
-        def score(params):
-            nonlocal seconds
-            value, fit_texts, fit_seconds = self._score(ci, config, params)
-            texts.extend(fit_texts)
-            seconds += fit_seconds
-            return value
-
         if config.search == "bayes":
-            tried, _, best = tpe_search(space, space.grid_size,
-                                        derived_seed(self.cv.seed, "bayes-search"), score)
+            trials = tpe_steps(space, space.grid_size,
+                               derived_seed(self.cv.seed, "bayes-search"))
+            try:
+                params = next(trials)
+                while True:
+                    ((value, fit_texts, fit_seconds),) = yield from self._scores_steps(
+                        ci, config, [params])
+                    texts.extend(fit_texts)
+                    seconds += fit_seconds
+                    params = trials.send(value)
+            except StopIteration as stop:
+                tried, _, best = stop.value
         else:
             tried = (grid_candidates(space) if config.search == "grid"
                      else random_candidates(space, self.cv.seed))
+            scores = []
+            for value, fit_texts, fit_seconds in (
+                    yield from self._scores_steps(ci, config, tried)):
+                scores.append(value)
+                texts.extend(fit_texts)
+                seconds += fit_seconds
             # First best, as scikit-learn's rank_test_score.argmin() picks it.
-            best = int(np.argmax([score(params) for params in tried]))
+            best = int(np.argmax(scores))
         chosen = tried[best]
-        own, used = classify(config, self.cv.seed, outer_features[-1], self.y_train,
-                             _plain(chosen))
+        own, used = yield from classify_steps(config, self.cv.seed, outer_features[-1],
+                                              self.y_train, _plain(chosen))
         for item in outer_features + used:
             texts.extend(item.warnings)
         texts.extend(own.warnings)

@@ -1,0 +1,153 @@
+"""Stacked MLP training reproduces MLPClassifier.fit bit for bit."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier
+
+from cohortbench.execute.fast.mlp_batch import (MLPJob, covers_mlp, fit_predict_mlps,
+                                                gather, run_batched)
+
+
+def _reference(job):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = MLPClassifier(**job.estimator.get_params()).fit(job.train, job.y_train)
+    texts = [f"{w.category.__name__}: {str(w.message).splitlines()[0]}" for w in caught]
+    return model, model.predict(job.test), texts
+
+
+def _problem_jobs(rng, n, k, n_classes, hidden, shared, n_jobs, **params):
+    X = rng.normal(size=(n, k)) * rng.choice([0.3, 1.0, 5.0])
+    test = rng.normal(size=(3, k))
+    jobs = []
+    for _ in range(n_jobs):
+        y = rng.integers(0, n_classes, n)
+        y[:n_classes] = np.arange(n_classes)
+        train = X if shared else rng.normal(size=(n, k))
+        est = MLPClassifier(hidden_layer_sizes=hidden, alpha=float(10 ** rng.uniform(-5, -2)),
+                            random_state=int(params.pop("random_state", 3)), **params)
+        jobs.append(MLPJob(est, train, test, y))
+    return jobs
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_stacked_fits_equal_each_fit_bit_for_bit(case):
+    rng = np.random.default_rng(case)
+    n = int(rng.integers(10, 36))
+    k = [1, 3, 20, 120, 400][case % 5]
+    hidden = [(50,), (100,), (100, 50), (7, 5, 3)][case % 4]
+    params = {"max_iter": 60} if case % 3 == 0 else {}
+    if case == 5:
+        params["batch_size"] = 8  # several mini-batches per epoch
+    jobs = _problem_jobs(rng, n, k, 2 + case % 2, hidden, shared=case % 2 == 0,
+                         n_jobs=5, **params)
+    for job, outcome in zip(jobs, fit_predict_mlps(jobs)):
+        model, predicted, texts = _reference(job)
+        assert outcome.error is None
+        assert outcome.n_iter == model.n_iter_
+        coefs, intercepts = outcome.weights
+        for mine, theirs in zip(coefs + intercepts, model.coefs_ + model.intercepts_):
+            np.testing.assert_array_equal(mine, theirs)
+        np.testing.assert_array_equal(outcome.predicted, predicted)
+        assert outcome.warnings == texts
+
+
+def test_stacks_are_split_and_mixed_jobs_grouped():
+    rng = np.random.default_rng(11)
+    # Wide inputs stack one network at a time; narrow ones many; mixed shapes and
+    # seeds each form their own group; order of the outcomes is the jobs' order.
+    jobs = (_problem_jobs(rng, 20, 900, 3, (100,), True, 3)
+            + _problem_jobs(rng, 20, 4, 2, (50,), False, 4, random_state=9)
+            + _problem_jobs(rng, 17, 4, 3, (50,), False, 3, max_iter=30))
+    order = rng.permutation(len(jobs))
+    jobs = [jobs[i] for i in order]
+    for job, outcome in zip(jobs, fit_predict_mlps(jobs)):
+        model, predicted, _ = _reference(job)
+        np.testing.assert_array_equal(outcome.predicted, predicted)
+        np.testing.assert_array_equal(outcome.weights[0][0], model.coefs_[0])
+        assert outcome.seconds > 0
+
+
+def test_convergence_warning_text_matches_scikit_learn():
+    rng = np.random.default_rng(2)
+    jobs = _problem_jobs(rng, 15, 3, 2, (5,), False, 2, max_iter=3)
+    outcome = fit_predict_mlps(jobs)[0]
+    _, _, texts = _reference(jobs[0])
+    assert texts and texts[0].startswith(ConvergenceWarning.__name__)
+    assert outcome.warnings == texts
+
+
+def test_numpy_trouble_falls_back_to_each_own_fit():
+    # Inputs this large overflow inside the network: scikit-learn's own fit then
+    # decides what is raised and recorded, network by network.
+    rng = np.random.default_rng(4)
+    jobs = _problem_jobs(rng, 12, 3, 2, (10,), False, 2, max_iter=5)
+    jobs[0].train[:] = 1e200
+    outcomes = fit_predict_mlps(jobs)
+    for job, outcome in zip(jobs, outcomes):
+        try:
+            model, predicted, texts = _reference(job)
+        except ValueError as exc:
+            assert str(outcome.error) == str(exc)
+            continue
+        np.testing.assert_array_equal(outcome.predicted, predicted)
+    assert any("RuntimeWarning" in t for t in outcomes[0].warnings) or outcomes[0].error
+
+
+@pytest.mark.parametrize("params, covered", [
+    ({}, True), ({"alpha": 0.01, "hidden_layer_sizes": (3, 3)}, True),
+    ({"solver": "lbfgs"}, False), ({"solver": "sgd"}, False),
+    ({"activation": "tanh"}, False), ({"early_stopping": True}, False),
+    ({"random_state": None}, False), ({"warm_start": True}, False),
+    ({"shuffle": False}, False),
+])
+def test_covers_only_what_it_reproduces(params, covered):
+    est = MLPClassifier(**{"random_state": 0, **params})
+    assert covers_mlp(est) is covered
+
+
+def test_gather_batches_rounds_and_returns_each_result():
+    seen = []
+
+    def fake_fit(jobs):
+        seen.append(len(jobs))
+        return [f"out-{job}" for job in jobs]
+
+    def step(name, rounds):
+        got = []
+        for r in range(rounds):
+            got += (yield [f"{name}{r}a", f"{name}{r}b"])
+        return name, got
+
+    def nested():
+        inner = yield from gather([step("x", 1), step("y", 2)])
+        return inner
+
+    driver = gather([step("a", 2), nested(), step("c", 0)])
+    jobs = next(driver)
+    try:
+        while True:
+            jobs = driver.send(fake_fit(jobs))
+    except StopIteration as stop:
+        results = stop.value
+    assert seen == [6, 4]  # round 1: a, x, y; round 2: a, y
+    assert results[0] == ("a", ["out-a0a", "out-a0b", "out-a1a", "out-a1b"])
+    assert results[1] == [("x", ["out-x0a", "out-x0b"]),
+                          ("y", ["out-y0a", "out-y0b", "out-y1a", "out-y1b"])]
+    assert results[2] == ("c", [])
+
+
+def test_run_batched_trains_requests_of_many_generators_together():
+    rng = np.random.default_rng(6)
+    jobs = _problem_jobs(rng, 14, 5, 3, (20,), True, 4)
+
+    def one(job):
+        (outcome,) = yield [job]
+        return outcome.predicted
+
+    predicted = run_batched([one(job) for job in jobs])
+    for job, mine in zip(jobs, predicted):
+        np.testing.assert_array_equal(mine, _reference(job)[1])
