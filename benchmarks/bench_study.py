@@ -43,7 +43,8 @@ largest unit). ``--json`` adds per-unit estimates (an unmeasured unit carries it
 stratum's mean), the decisions, versions, load averages and peak RSS.
 
 Run:  python benchmarks/bench_study.py [--shuffles 0 2] [--sample 0.1] [--folds 2]
-      [--full screen] [--best-from-refine] [--cores 2 32] [--seed 0] [--json PATH]
+      [--full screen] [--best-from-refine | --tune-pipeline R/C/S/K/D] [--cores 2 32]
+      [--seed 0] [--json PATH]
 """
 
 from __future__ import annotations
@@ -270,6 +271,9 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=2, help="LOO folds measured (0 = all)")
     parser.add_argument("--full", action="append", default=[], help="stage measured for real")
     parser.add_argument("--best-from-refine", action="store_true")
+    parser.add_argument("--tune-pipeline", metavar="ROW/COLUMN/SELECTION/K/REDUCTION",
+                        help="tune this pipeline (e.g. standard/standard/kbest/25/pca, what "
+                             "--best-from-refine chose for seed 0) without the refine pass")
     parser.add_argument("--cores", type=int, nargs="+", default=(2, 32))
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (cohort seed is 0)")
     parser.add_argument("--json", type=Path)
@@ -291,6 +295,10 @@ def main() -> None:
           f"measured at P = {args.shuffles[0]} and {args.shuffles[1]}, sample {args.sample}, "
           f"folds {args.folds or 'all'}; CPU seconds are this process's")
     rows, decisions, shortlist, best = [], {}, None, dict(PUBLISHED_PIPELINE)
+    if args.tune_pipeline:
+        row, column, selection, k, reduction = args.tune_pipeline.split("/")
+        best = {"row_scaling": row, "column_scaling": column, "feature_selection": selection,
+                "n_features": None if k in ("", "none") else int(k), "dim_reduction": reduction}
     with threadpool_limits(1):
         for index, stage in enumerate(study.spec.stages):
             classifiers = (order if stage.classifiers == "all" else shortlist
@@ -319,7 +327,8 @@ def main() -> None:
                 decisions["pipeline"] = {"pipeline": best, "why": why, "how": "best_pipeline on a real-"
                                          f"label pass, every fold ({meter.cpu - c0:,.0f} CPU s, measured)"}
             elif stage.name == "refine":
-                decisions["pipeline"] = {"pipeline": best, "how": "the published choice (default)"}
+                decisions["pipeline"] = {"pipeline": best, "how": "given (--tune-pipeline)"
+                                         if args.tune_pipeline else "the published choice (default)"}
             if stage.name == "refine":
                 print(f"tune pipeline, {decisions['pipeline']['how']}: {best}")
             cpu = sum(estimate.values())

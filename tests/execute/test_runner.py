@@ -191,3 +191,29 @@ def test_the_fast_engine_gives_the_reference_exports(tiny_run, tmp_path):
     for frames in (fast, slow):
         frames["evaluations"] = frames["evaluations"].drop(columns=["engine"])
     _assert_same(slow, fast)
+
+
+def test_fast_units_split_by_classifier_strategy_and_rfe_prefix():
+    from types import SimpleNamespace
+
+    from cohortbench.design.configs import PipelineConfig
+    from cohortbench.execute.runner import _units
+
+    def planned(config, task="t"):
+        return SimpleNamespace(modalities=("m",), parcellation="p", task=task, config=config)
+
+    tune = [PipelineConfig(clf, row_scaling="standard", search=s)
+            for clf in ("MLP", "KNN") for s in ("grid", "random", "bayes")]
+    refine = [PipelineConfig("MLP", row_scaling=r, feature_selection=sel, n_features=5)
+              for r in ("none", "standard") for sel in ("rfe", "kbest")]
+    todo = ([(c.id, planned(c)) for c in tune]
+            + [(c.id, planned(c, task="u")) for c in refine])
+    problems = {(("m",), "p", "t"): "problem t", (("m",), "p", "u"): "problem u"}
+    units, members = _units(todo, problems, cv=None, engine="fast")
+    # Tuning: one unit per (task, classifier, strategy); RFE groups: per scaling prefix.
+    assert [len(configs) for _, configs, _, _ in units] == [1] * 6 + [2, 2]
+    assert [u[0] for u in units] == ["problem t"] * 6 + ["problem u"] * 2
+    assert {c.row_scaling for c in units[-1][1]} == {"standard"}
+    assert sum(len(m) for m in members) == len(todo)
+    reference_units, _ = _units(todo, problems, cv=None, engine="reference")
+    assert len(reference_units) == len(todo)

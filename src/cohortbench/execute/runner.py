@@ -178,9 +178,11 @@ def _units(todo, problems, cv, engine):
     """Group planned evaluations by (view, task) into units for the backend."""
     # The reference engine balances best with one evaluation per unit. The fast
     # engine shares work within a unit: a (view, task) group, split per classifier
-    # (for load balance); when the group uses RFE, split per scaling prefix instead,
-    # since one elimination path per (fold, label vector, prefix) serves every
-    # classifier, k and reduction, and nothing costly is shared across prefixes.
+    # and search strategy (for load balance: strategies share only inner-fold
+    # transforms, cheap next to their fits); when the group uses RFE, split per
+    # scaling prefix instead, since one elimination path per (fold, label vector,
+    # prefix) serves every classifier, k and reduction, and nothing costly is
+    # shared across prefixes.
     rfe_groups = {(p.modalities, p.parcellation, p.task) for _, p in todo if p.config.feature_selection == "rfe"}
     groups: OrderedDict = OrderedDict()
     for key, p in todo:
@@ -191,7 +193,7 @@ def _units(todo, problems, cv, engine):
         elif gkey in rfe_groups:
             ukey = (gkey, c.row_scaling, c.imputation, c.column_scaling)
         else:
-            ukey = (gkey, c.classifier)
+            ukey = (gkey, c.classifier, c.search)
         groups.setdefault(ukey, []).append((key, p))
     units, members = [], []
     for ukey, chunk in groups.items():
