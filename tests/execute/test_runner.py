@@ -180,7 +180,13 @@ def test_a_failing_evaluation_is_recorded_and_the_study_goes_on(tiny_study, tmp_
     assert status.set_index("stage").loc["enrich", "done"] == 4
 
 
-def test_the_fast_engine_gives_the_reference_exports(tiny_run, tmp_path):
+@pytest.mark.parametrize("min_label_vectors", [None, 1])
+def test_the_fast_engine_gives_the_reference_exports(tiny_run, tmp_path, monkeypatch,
+                                                     min_label_vectors):
+    if min_label_vectors:  # units split into ranges of label vectors, joined by the runner
+        import cohortbench.execute.runner as runner
+
+        monkeypatch.setattr(runner, "_MIN_LABEL_VECTORS", min_label_vectors)
     study, reference = tiny_run
     outcome = cb.run(study, tmp_path / "fast", jobs=2, engine="fast", build_report=False)
     assert outcome.failed == 0
@@ -196,7 +202,7 @@ def test_the_fast_engine_gives_the_reference_exports(tiny_run, tmp_path):
 def test_fast_units_split_by_classifier_strategy_and_rfe_prefix():
     from types import SimpleNamespace
 
-    from cohortbench.design.configs import PipelineConfig
+    from cohortbench.design.configs import CVScheme, PipelineConfig
     from cohortbench.execute.runner import _units
 
     def planned(config, task="t"):
@@ -209,11 +215,23 @@ def test_fast_units_split_by_classifier_strategy_and_rfe_prefix():
     todo = ([(c.id, planned(c)) for c in tune]
             + [(c.id, planned(c, task="u")) for c in refine])
     problems = {(("m",), "p", "t"): "problem t", (("m",), "p", "u"): "problem u"}
-    units, members = _units(todo, problems, cv=None, engine="fast")
+    cv = CVScheme(permutations=50)
+    units, members = _units(todo, problems, cv, engine="fast")
     # Tuning: one unit per (task, classifier, strategy); RFE groups: per scaling prefix.
-    assert [len(configs) for _, configs, _, _ in units] == [1] * 6 + [2, 2]
+    assert [len(configs) for _, configs, _, _, _ in units] == [1] * 6 + [2, 2]
     assert [u[0] for u in units] == ["problem t"] * 6 + ["problem u"] * 2
     assert {c.row_scaling for c in units[-1][1]} == {"standard"}
+    assert all(u[4] is None for u in units)
     assert sum(len(m) for m in members) == len(todo)
-    reference_units, _ = _units(todo, problems, cv=None, engine="reference")
-    assert len(reference_units) == len(todo)
+    reference_units, _ = _units(todo, problems, cv, engine="reference", workers=64)
+    assert len(reference_units) == len(todo) and all(u[4] is None for u in reference_units)
+
+    # Many workers, few units: each unit is split into ranges of label vectors
+    # (at least 8 each) that together cover the 51 label vectors once.
+    units, members = _units(todo, problems, cv, engine="fast", workers=16)
+    assert len(units) == 8 * 6
+    first = [u[4] for u in units[:6]]
+    assert first[0][0] == 0 and first[-1][1] == 51
+    assert all(a[1] == b[0] for a, b in zip(first, first[1:]))
+    assert min(stop - start for start, stop in first) >= 8
+    assert all(m is members[0] for m in members[:6])

@@ -127,10 +127,12 @@ class DaskBackend(Backend):
 
     name = "dask"
 
-    def __init__(self, client, cluster=None):
+    def __init__(self, client, cluster=None, workers: int | None = None):
         self.client = client
         self.cluster = cluster
-        self.workers = max(1, len(client.scheduler_info().get("workers", {})))
+        # A SLURM cluster is still starting when the study begins: count the
+        # workers it was asked for, so that units are split for all of them.
+        self.workers = workers or max(1, len(client.scheduler_info().get("workers", {})))
 
     def run(self, fn, units):
         from distributed import as_completed
@@ -211,7 +213,9 @@ def make_backend(*, jobs: int | None = None, scheduler: str | None = None,
             slurm_cluster.close()
             raise RunError("no SLURM job started a worker within 10 minutes; check `squeue` and the "
                            "queue/cores/memory of `execution: slurm:` in the study file") from None
-        return DaskBackend(client, slurm_cluster)
+        kwargs = slurm_cluster_kwargs(slurm, log_directory)
+        return DaskBackend(client, slurm_cluster,
+                           workers=int(slurm.get("jobs", 1)) * kwargs["processes"])
     jobs = jobs or os.cpu_count() or 1
     if jobs < 1:
         raise RunError("--jobs must be at least 1")

@@ -8,12 +8,14 @@ stopped and a re-run recomputes nothing it has.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import tempfile
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from .. import __version__
@@ -174,8 +176,21 @@ def write_resolved_study(study: LoadedStudy, run_dir: Path, decisions: list[dict
     os.replace(tmp, run_dir / "study.yaml")
 
 
-def _units(todo, problems, cv, engine):
-    """Group planned evaluations by (view, task) into units for the backend."""
+# A part of a sharded unit holds at least this many label vectors (networks of one
+# split are trained in stacks across label vectors: smaller parts stack less).
+_MIN_LABEL_VECTORS = 8
+
+
+def _units(todo, problems, cv, engine, workers: int = 1):
+    """Group planned evaluations by (view, task) into units for the backend.
+
+    With the fast engine and several workers, units are also split into parts
+    holding ranges of label vectors (real labels + shuffles), so that a study of
+    few, large units keeps many workers busy; the runner joins the parts.
+    Returns ``(units, members)``: the arguments of :func:`run_unit` per unit, and
+    the ``(key, planned)`` pairs each unit evaluates (a key is in every part of its
+    unit).
+    """
     # The reference engine balances best with one evaluation per unit. The fast
     # engine shares work within a unit: a (view, task) group, split per classifier
     # and search strategy (for load balance: strategies share only inner-fold
@@ -195,10 +210,18 @@ def _units(todo, problems, cv, engine):
         else:
             ukey = (gkey, c.classifier, c.search)
         groups.setdefault(ukey, []).append((key, p))
+    n_vectors = 1 + cv.permutations if cv is not None else 1
+    n_parts = 1
+    if engine == "fast" and workers > 1 and groups:
+        n_parts = int(min(math.ceil(4 * workers / len(groups)), n_vectors // _MIN_LABEL_VECTORS))
+    ranges = [(int(r[0]), int(r[-1]) + 1) for r in np.array_split(np.arange(n_vectors),
+                                                                  max(n_parts, 1))]
     units, members = [], []
     for ukey, chunk in groups.items():
-        units.append((problems[ukey[0]], [p.config for _, p in chunk], cv, engine))
-        members.append(chunk)
+        args = (problems[ukey[0]], [p.config for _, p in chunk], cv, engine)
+        for labels in (ranges if n_parts > 1 else [None]):
+            units.append(args + (labels,))
+            members.append(chunk)
     return units, members
 
 
@@ -282,11 +305,26 @@ def run_study(study: LoadedStudy, run_dir: Path, *, backend: Backend | None = No
             totals[stage.name] = len(planned)
             store.set_info("stage_totals", totals)
             progress.start_stage(stage.name, len(planned), len(planned) - len(todo))
-            units, members = _units(todo, problems, cv, engine)
+            units, members = _units(todo, problems, cv, engine, getattr(backend, "workers", 1))
+            n_parts = Counter(key for chunk in members for key, _ in chunk)
+            parts: dict = {}
+            written: set = set()
             for i, outcomes in backend.run(run_unit, units):
                 for (key, p), out in zip(members[i], outcomes):
+                    if key in written:  # a part's fallback already gave the whole result
+                        continue
                     problem = problems[(p.modalities, p.parcellation, p.task)]
                     meta = dict(p.meta(), n_subjects=problem.n_eval, n_permutations=cv.permutations)
+                    if "part" in out:
+                        from .fast import merge_parts
+
+                        got = parts.setdefault(key, [])
+                        got.append(out["part"])
+                        if len(got) < n_parts[key]:
+                            continue
+                        out = {"ok": True, "result": merge_parts(problem, p.config, cv,
+                                                                 parts.pop(key))}
+                    written.add(key)
                     if out["ok"]:
                         store.write_result(key, meta, out["result"])
                         outcome.computed += 1

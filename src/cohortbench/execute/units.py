@@ -31,25 +31,37 @@ def _failure(exc: BaseException) -> dict:
     }
 
 
-def run_unit(problem: Problem, configs: list[PipelineConfig], cv: CVScheme, engine: str = "reference") -> list[dict]:
+def run_unit(problem: Problem, configs: list[PipelineConfig], cv: CVScheme,
+             engine: str = "reference", label_vectors: tuple[int, int] | None = None
+             ) -> list[dict]:
     """Evaluate ``configs`` on ``problem``; one outcome dict per configuration.
 
     Each outcome is ``{"ok": True, "result": EvaluationResult}`` or
     ``{"ok": False, "error": str, "traceback": str}``.
+
+    With ``label_vectors=(start, stop)`` (fast engine only) the unit evaluates those
+    label vectors of every configuration: a successful outcome is then
+    ``{"ok": True, "part": PartialEvaluation}``, which the runner joins with the
+    other parts (:func:`~cohortbench.execute.fast.merge_parts`). A configuration
+    that fails on the fast path is evaluated in full by the reference engine,
+    whichever part met the failure, so its outcome is a whole result or failure.
     """
     configs = list(configs)
     outcomes: list = [None] * len(configs)
     if engine == "fast":
         try:
-            from .fast import evaluate_fast_each
+            from .fast import evaluate_fast_each, evaluate_fast_part
 
-            outcomes = evaluate_fast_each(problem, configs, cv)
+            outcomes = (evaluate_fast_each(problem, configs, cv) if label_vectors is None
+                        else evaluate_fast_part(problem, configs, cv, label_vectors))
         except Exception:  # noqa: BLE001 - whole-unit trouble: every configuration by reference
             outcomes = [None] * len(configs)
+    elif label_vectors is not None:
+        raise ValueError("Only the fast engine evaluates ranges of label vectors.")
     final = []
     for config, outcome in zip(configs, outcomes):
         if outcome is not None and not isinstance(outcome, Exception):
-            final.append({"ok": True, "result": outcome})
+            final.append({"ok": True, ("result" if label_vectors is None else "part"): outcome})
             continue
         # Not evaluated, or failed in the fast engine: the reference engine records
         # the failure exactly as it would alone (or succeeds where the fast path could not).

@@ -150,6 +150,28 @@ def test_network_searches_agree_with_the_reference(search, permutations, inner):
                                                                   "hidden_layer_sizes"}
 
 
+def test_parts_over_label_vector_ranges_join_into_the_whole_result():
+    from cohortbench.execute.fast import evaluate_fast_part, merge_parts
+
+    problem = make_synthetic_problem(class_sizes=(6, 5, 5), block_size=6, seed=21)
+    cv = CVScheme(permutations=4, seed=3, inner="stratified-kfold:3")
+    configs = [PipelineConfig("SVM_LIN", row_scaling="standard", column_scaling="standard",
+                              feature_selection="rfe", n_features=4, search="grid"),
+               PipelineConfig("MLP", column_scaling="standard", feature_selection="kbest",
+                              n_features=5),
+               PipelineConfig("MLR_L2", column_scaling="minmax", dim_reduction="lda")]
+    whole = evaluate_fast(problem, configs, cv)
+    pieces = [evaluate_fast_part(problem, configs, cv, r) for r in ((2, 5), (0, 1), (1, 2))]
+    for ci, config in enumerate(configs):
+        joined = merge_parts(problem, config, cv, [p[ci] for p in pieces])
+        _assert_same_results([joined], [whole[ci]], [config])
+        assert joined.chosen_params == whole[ci].chosen_params
+    with pytest.raises(ValueError, match="exactly once"):
+        merge_parts(problem, configs[0], cv, [pieces[0][0], pieces[1][0]])
+    with pytest.raises(ValueError, match="not within"):
+        evaluate_fast_part(problem, configs, cv, (3, 9))
+
+
 def test_refine_grid_slice_agrees_for_mlr_and_linear_svm():
     problem = make_synthetic_problem(class_sizes=(6, 5, 5), block_size=10, seed=5)
     cv = CVScheme(permutations=1, seed=0)

@@ -60,7 +60,7 @@ used it; a configuration's own classifier fits are charged to it alone.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -75,7 +75,8 @@ from .mlp_batch import run_batched
 from .nested_search import OuterSplitSearch
 from .shared_transforms import FoldTransforms, LabelTransforms, ViewTransforms
 
-__all__ = ["evaluate_fast", "evaluate_fast_each", "FAST_CLASSIFIERS"]
+__all__ = ["evaluate_fast", "evaluate_fast_each", "evaluate_fast_part", "merge_parts",
+           "PartialEvaluation", "FAST_CLASSIFIERS"]
 
 # Bounds how many label vectors' label-dependent transforms are held at once.
 _LABEL_VECTORS_TOGETHER = 64
@@ -113,10 +114,6 @@ class _Ledger:
         """The predicted codes of each fold of label vector ``li``."""
         o = self.offsets[li]
         return [self.predicted[ci, li, o[f]:o[f + 1]] for f in range(len(o) - 1)]
-
-    def warnings(self, ci: int) -> tuple[str, ...]:
-        seen = self.first_seen[ci]
-        return tuple(sorted(seen, key=seen.__getitem__))
 
     def settle(self, items) -> None:
         """Charge each item's (and its derived items') seconds to its users, evenly."""
@@ -216,19 +213,74 @@ def evaluate_fast_each(problem: Problem, configs: list[PipelineConfig],
         work; the others go on sharing). ``run_unit`` re-runs the failed ones with
         the reference engine, which records each failure as it would alone.
     """
-    start = time.perf_counter()
+    parts = evaluate_fast_part(problem, configs, cv)
+    return [part if isinstance(part, Exception) else merge_parts(problem, config, cv, [part])
+            for config, part in zip(configs, parts)]
+
+
+@dataclass
+class PartialEvaluation:
+    """Label vectors ``start`` to ``stop - 1`` of one configuration's evaluation.
+
+    Label vector 0 holds the real labels, 1 to P the shuffles. Made by
+    :func:`evaluate_fast_part`; :func:`merge_parts` joins the parts of one
+    configuration into the very result one run over every label vector gives
+    (label vectors are computed independently of each other).
+
+    Attributes
+    ----------
+    start, stop : int
+    predicted : dict
+        Label vector -> list of predicted codes per outer fold.
+    first_seen : dict
+        Warning text -> ``(label vector, fold, order)`` of its first appearance.
+    chosen : dict
+        Outer fold -> chosen hyperparameters, for the real labels (empty when this
+        part does not hold label vector 0 or the configuration has no search).
+    seconds : float
+    """
+
+    start: int
+    stop: int
+    predicted: dict
+    first_seen: dict
+    chosen: dict
+    seconds: float
+
+
+def evaluate_fast_part(problem: Problem, configs: list[PipelineConfig], cv: CVScheme,
+                       label_vectors: tuple[int, int] | None = None) -> list:
+    """:func:`evaluate_fast_each` on a range of label vectors only.
+
+    Parameters
+    ----------
+    problem : Problem
+    configs : list of PipelineConfig
+    cv : CVScheme
+    label_vectors : (start, stop), optional
+        Which label vectors to evaluate (default: all ``1 + cv.permutations``).
+
+    Returns
+    -------
+    list
+        One per configuration: a :class:`PartialEvaluation`, or the exception the
+        configuration raised.
+    """
+    start_time = time.perf_counter()
     configs = list(configs)
-    y = np.asarray(problem.y)
     n_eval, n_features = problem.n_eval, problem.X.shape[1]
-    label_vectors = [y] + list(label_shuffles(y, cv.permutations, cv.seed, problem.task))
-    splits = [outer_splits(v, n_eval, cv.outer, cv.seed) for v in label_vectors]
+    vectors = _label_vectors(problem, cv)
+    first, stop = label_vectors or (0, len(vectors))
+    if not 0 <= first < stop <= len(vectors):
+        raise ValueError(f"label vectors {first}..{stop - 1} are not within 0..{len(vectors) - 1}.")
+    splits = [outer_splits(v, n_eval, cv.outer, cv.seed) for v in vectors]
     ledger = _Ledger(len(configs), splits)
     rfe_k_min = _rfe_k_min(configs, n_features)
 
     # Group (label vector, fold) pairs by their split so label-free work is done once.
     groups: dict[bytes, list[tuple[int, int]]] = {}
-    for li, label_splits in enumerate(splits):
-        for fi, (train, test) in enumerate(label_splits):
+    for li in range(first, stop):
+        for fi, (train, test) in enumerate(splits[li]):
             key = train.tobytes() + b"|" + test.tobytes()
             groups.setdefault(key, []).append((li, fi))
 
@@ -239,10 +291,10 @@ def evaluate_fast_each(problem: Problem, configs: list[PipelineConfig],
         fold = FoldTransforms(view, train, test)
         # Label vectors of one split run together, so that their networks (and
         # those of every configuration and search candidate) are trained in stacks.
-        for first in range(0, len(members), _LABEL_VECTORS_TOGETHER):
+        for chunk in range(0, len(members), _LABEL_VECTORS_TOGETHER):
             steps, searches = [], []
-            for li, fi in members[first:first + _LABEL_VECTORS_TOGETHER]:
-                y_train = label_vectors[li][train]
+            for li, fi in members[chunk:chunk + _LABEL_VECTORS_TOGETHER]:
+                y_train = vectors[li][train]
                 labels = LabelTransforms(fold, y_train, rfe_k_min)
                 search = OuterSplitSearch(fold, y_train, cv, problem.task, problem.classes,
                                           rfe_k_min)
@@ -259,26 +311,65 @@ def evaluate_fast_each(problem: Problem, configs: list[PipelineConfig],
 
     done = [ci for ci in range(len(configs)) if ci not in ledger.failed]
     # Whatever the ledger did not see (grouping, bookkeeping) is spread evenly.
-    elapsed = time.perf_counter() - start
+    elapsed = time.perf_counter() - start_time
     overhead = max(elapsed - float(ledger.seconds[done].sum()), 0.0) / max(len(done), 1)
     outcomes: list = [ledger.failed.get(ci) for ci in range(len(configs))]
     for ci in done:
-        result = _result(problem, configs[ci], cv, splits, label_vectors, ledger, ci)
-        outcomes[ci] = replace(result, seconds=float(ledger.seconds[ci]) + overhead)
+        outcomes[ci] = PartialEvaluation(
+            start=first, stop=stop,
+            predicted={li: [p.copy() for p in ledger.fold_predictions(ci, li)]
+                       for li in range(first, stop)},
+            first_seen=dict(ledger.first_seen[ci]),
+            chosen={fi: params for (li, fi), params in ledger.chosen[ci].items() if li == 0},
+            seconds=float(ledger.seconds[ci]) + overhead)
     return outcomes
 
 
-def _result(problem, config, cv, splits, label_vectors, ledger, ci) -> EvaluationResult:
+def merge_parts(problem: Problem, config: PipelineConfig, cv: CVScheme,
+                parts: list[PartialEvaluation]) -> EvaluationResult:
+    """One configuration's result from parts covering every label vector once.
+
+    Parameters
+    ----------
+    problem : Problem
+    config : PipelineConfig
+    cv : CVScheme
+    parts : list of PartialEvaluation
+        In any order; together they must cover label vectors 0 to
+        ``cv.permutations`` exactly once.
+
+    Returns
+    -------
+    EvaluationResult
+        Equal to :func:`evaluate_fast_each`'s (``seconds``: the parts' sum).
+    """
+    vectors = _label_vectors(problem, cv)
+    parts = sorted(parts, key=lambda part: part.start)
+    bounds = [0] + [b for part in parts for b in (part.start, part.stop)] + [len(vectors)]
+    if any(a != b for a, b in zip(bounds[::2], bounds[1::2])):
+        raise ValueError(f"parts {[(p.start, p.stop) for p in parts]} do not cover label "
+                         f"vectors 0..{len(vectors) - 1} exactly once.")
     n_eval = problem.n_eval
-    runs = [_predictions(label_splits, ledger.fold_predictions(ci, li), n_eval)
-            for li, label_splits in enumerate(splits)]
-    nulls = [pooled_accuracy(v[:n_eval], run) for v, run in zip(label_vectors[1:], runs[1:])]
+    splits = [outer_splits(v, n_eval, cv.outer, cv.seed) for v in vectors]
+    per_fold = {li: folds for part in parts for li, folds in part.predicted.items()}
+    runs = [_predictions(splits[li], per_fold[li], n_eval) for li in range(len(vectors))]
+    nulls = [pooled_accuracy(v[:n_eval], run) for v, run in zip(vectors[1:], runs[1:])]
+    seen: dict[str, tuple] = {}
+    for part in parts:
+        for text, when in part.first_seen.items():
+            if text not in seen or when < seen[text]:
+                seen[text] = when
     n_used = n_features = problem.X.shape[1]
     if config.feature_selection != "none":
         n_used = min(int(config.n_features), n_features)
     return assemble_result(
         problem, config, runs[0], splits[0], nulls,
-        chosen_params=[ledger.chosen[ci].get((0, fi), {}) for fi in range(len(splits[0]))],
-        n_features_used=n_used, seconds=0.0,
+        chosen_params=[parts[0].chosen.get(fi, {}) for fi in range(len(splits[0]))],
+        n_features_used=n_used, seconds=float(sum(part.seconds for part in parts)),
         engine="fast" if config.classifier in FAST_CLASSIFIERS else "fast-fallback",
-        warnings=ledger.warnings(ci))
+        warnings=tuple(sorted(seen, key=seen.__getitem__)))
+
+
+def _label_vectors(problem: Problem, cv: CVScheme) -> list[np.ndarray]:
+    y = np.asarray(problem.y)
+    return [y] + list(label_shuffles(y, cv.permutations, cv.seed, problem.task))
