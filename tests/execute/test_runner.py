@@ -218,10 +218,10 @@ def test_fast_units_split_by_classifier_strategy_and_rfe_prefix():
     cv = CVScheme(permutations=50)
     units, members = _units(todo, problems, cv, engine="fast")
     # Tuning: one unit per (task, classifier, strategy); RFE groups: per scaling prefix.
-    assert [len(configs) for _, configs, _, _, _ in units] == [1] * 6 + [2, 2]
+    assert [len(u[1]) for u in units] == [1] * 6 + [2, 2]
     assert [u[0] for u in units] == ["problem t"] * 6 + ["problem u"] * 2
     assert {c.row_scaling for c in units[-1][1]} == {"standard"}
-    assert all(u[4] is None for u in units)
+    assert all(u[4] is None and u[5] == {} for u in units)
     assert sum(len(m) for m in members) == len(todo)
     reference_units, _ = _units(todo, problems, cv, engine="reference", workers=64)
     assert len(reference_units) == len(todo) and all(u[4] is None for u in reference_units)
@@ -235,3 +235,57 @@ def test_fast_units_split_by_classifier_strategy_and_rfe_prefix():
     assert all(a[1] == b[0] for a, b in zip(first, first[1:]))
     assert min(stop - start for start, stop in first) >= 8
     assert all(m is members[0] for m in members[:6])
+
+
+def _nearest_centroid(random_state):
+    """A user classifier factory at module top level (picklable by reference)."""
+    from sklearn.neighbors import NearestCentroid
+
+    return NearestCentroid()
+
+
+def _user_study(tmp_path, classifier):
+    from ..conftest import write_tiny_study
+
+    path = write_tiny_study(tmp_path / "cohort")
+    text = path.read_text(encoding="utf-8")
+    stages = text.index("stages:")
+    path.write_text(text[:stages] + f"""stages:
+  - name: screen
+    classifiers: [{classifier}, KNN]
+    pipeline: {{row_scaling: standard, column_scaling: standard}}
+""", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("engine", ["reference", "fast"])
+def test_user_classifiers_reach_worker_processes(tmp_path, engine):
+    from cohortbench.design.classifiers import (SearchSpace, register_classifier,
+                                                unregister_classifier)
+
+    register_classifier("CENTROID", _nearest_centroid, SearchSpace())
+    try:
+        study = _user_study(tmp_path, "CENTROID")
+        one = cb.run(study, tmp_path / "one", jobs=1, engine=engine, build_report=False)
+        two = cb.run(study, tmp_path / "two", jobs=2, engine=engine, build_report=False)
+    finally:
+        unregister_classifier("CENTROID")
+    assert one.failed == two.failed == 0
+    a, b = _exports(tmp_path / "one", tmp_path / "x1"), _exports(tmp_path / "two", tmp_path / "x2")
+    _assert_same(a, b)
+    assert "CENTROID" in set(a["evaluations"]["classifier"])
+
+
+def test_unpicklable_user_classifier_is_refused_before_anything_is_written(tmp_path):
+    from cohortbench.design.classifiers import (SearchSpace, register_classifier,
+                                                unregister_classifier)
+    from sklearn.neighbors import NearestCentroid
+
+    register_classifier("CENTROID", lambda rs: NearestCentroid(), SearchSpace())
+    try:
+        study = _user_study(tmp_path, "CENTROID")
+        with pytest.raises(RunError, match="'CENTROID' cannot be sent to worker processes"):
+            cb.run(study, tmp_path / "run", jobs=2, build_report=False)
+    finally:
+        unregister_classifier("CENTROID")
+    assert not (tmp_path / "run" / "results.sqlite").exists()

@@ -36,6 +36,8 @@ __all__ = [
     "search_space",
     "register_classifier",
     "unregister_classifier",
+    "user_classifiers",
+    "ensure_registered",
     "search_space_table",
 ]
 
@@ -309,6 +311,22 @@ def register_classifier(name: str, factory: Callable[[int], Any], space: SearchS
     if not isinstance(space, SearchSpace):
         raise TypeError(f"The search space for {name!r} must be a SearchSpace; got {space!r}.")
     _USER[name] = (factory, space)
+
+
+def user_classifiers(names) -> dict:
+    """The user-registered entries among ``names``: ``{name: (factory, space)}``.
+
+    A study runs in worker processes that import cohortbench afresh, without the
+    user's registrations: the runner sends these entries with the work.
+    """
+    return {name: _USER[name] for name in dict.fromkeys(names) if name in _USER}
+
+
+def ensure_registered(entries: dict) -> None:
+    """Register the :func:`user_classifiers` entries this process does not know yet."""
+    for name, (factory, space) in entries.items():
+        if name not in _BUILTINS and name not in _USER:
+            register_classifier(name, factory, space)
 
 
 def unregister_classifier(name: str) -> None:

@@ -20,11 +20,11 @@ import yaml
 
 from .. import __version__
 from ..data.views import Task
-from ..design.classifiers import classifier_names
+from ..design.classifiers import classifier_names, user_classifiers
 from ..design.configs import content_id
 from ..design.loaded_study import LoadedStudy
 from ..design.stages import best_pipeline, plan_stage, shortlist_classifiers
-from ..errors import DataError
+from ..errors import DataError, RunError
 from ..store.results_store import ResultsStore
 from ..store.run_lock import RunLock
 from .backends import Backend, InlineBackend
@@ -218,11 +218,29 @@ def _units(todo, problems, cv, engine, workers: int = 1):
                                                                   max(n_parts, 1))]
     units, members = [], []
     for ukey, chunk in groups.items():
-        args = (problems[ukey[0]], [p.config for _, p in chunk], cv, engine)
+        configs = [p.config for _, p in chunk]
+        user = user_classifiers(c.classifier for c in configs)
         for labels in (ranges if n_parts > 1 else [None]):
-            units.append(args + (labels,))
+            units.append((problems[ukey[0]], configs, cv, engine, labels, user))
             members.append(chunk)
     return units, members
+
+
+def _check_sendable(backend) -> None:
+    """Refuse, in one sentence, user classifiers that worker processes cannot receive."""
+    if getattr(backend, "name", "") != "local":  # in-process, or Dask (cloudpickle)
+        return
+    import pickle
+
+    for name, entry in user_classifiers(classifier_names()).items():
+        try:
+            pickle.dumps(entry)
+        except Exception:  # noqa: BLE001 - any pickling failure means the same thing
+            raise RunError(
+                f"classifier '{name}' cannot be sent to worker processes (its factory "
+                "or search space cannot be pickled, e.g. a lambda or a function defined "
+                "inside another): define the factory at the top level of a module, or "
+                "run with --jobs 1") from None
 
 
 def run_study(study: LoadedStudy, run_dir: Path, *, backend: Backend | None = None,
@@ -245,6 +263,7 @@ def run_study(study: LoadedStudy, run_dir: Path, *, backend: Backend | None = No
     """
     backend = backend or InlineBackend()
     progress = progress or Progress()
+    _check_sendable(backend)  # before anything is written
     problems, warnings = prepare_problems(study)  # may raise before anything is written
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -32,8 +32,8 @@ def _failure(exc: BaseException) -> dict:
 
 
 def run_unit(problem: Problem, configs: list[PipelineConfig], cv: CVScheme,
-             engine: str = "reference", label_vectors: tuple[int, int] | None = None
-             ) -> list[dict]:
+             engine: str = "reference", label_vectors: tuple[int, int] | None = None,
+             classifiers: dict | None = None) -> list[dict]:
     """Evaluate ``configs`` on ``problem``; one outcome dict per configuration.
 
     Each outcome is ``{"ok": True, "result": EvaluationResult}`` or
@@ -45,7 +45,15 @@ def run_unit(problem: Problem, configs: list[PipelineConfig], cv: CVScheme,
     other parts (:func:`~cohortbench.execute.fast.merge_parts`). A configuration
     that fails on the fast path is evaluated in full by the reference engine,
     whichever part met the failure, so its outcome is a whole result or failure.
+
+    ``classifiers`` holds the user-registered classifiers the configurations use
+    (:func:`~cohortbench.design.classifiers.user_classifiers`): a worker process
+    registers them before evaluating.
     """
+    if classifiers:
+        from ..design.classifiers import ensure_registered
+
+        ensure_registered(classifiers)
     configs = list(configs)
     outcomes: list = [None] * len(configs)
     if engine == "fast":
