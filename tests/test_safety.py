@@ -223,6 +223,12 @@ ALLOWED = {
      "return yaml.load(text, Loader=_StudyLoader)  # noqa: S506 - a SafeLoader subclass"):
         "_StudyLoader subclasses yaml.SafeLoader (checked below): only plain YAML types are "
         "built and tags such as !!python/object are refused.",
+    ("execute/runner.py", "import pickle"):
+        "only to serialise the user's own registered classifier entries (dumps, never loads), "
+        "checking they can be sent to worker processes before a run starts.",
+    ("execute/runner.py", "pickle.dumps(entry)"):
+        "serialises the user's own registered classifier entry in memory to check it can be "
+        "sent to worker processes; nothing read from input is unpickled.",
 }
 
 
