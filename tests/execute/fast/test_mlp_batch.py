@@ -151,3 +151,11 @@ def test_run_batched_trains_requests_of_many_generators_together():
     predicted = run_batched([one(job) for job in jobs])
     for job, mine in zip(jobs, predicted):
         np.testing.assert_array_equal(mine, _reference(job)[1])
+
+
+def test_untested_scikit_learn_versions_fit_networks_one_by_one(monkeypatch):
+    import sklearn
+
+    assert covers_mlp(MLPClassifier(random_state=0))
+    monkeypatch.setattr(sklearn, "__version__", "1.10.0")
+    assert not covers_mlp(MLPClassifier(random_state=0))

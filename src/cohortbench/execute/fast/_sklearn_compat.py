@@ -1,4 +1,4 @@
-"""Every reach into scikit-learn internals made by the fast engine, in one place.
+"""Reaches into scikit-learn internals, and the library versions every fast path was tested on.
 
 The fast engine calls libsvm through scikit-learn's own low-level binding
 (``sklearn.svm._libsvm.fit`` / ``predict``) with exactly the arguments ``SVR.fit``
@@ -24,7 +24,23 @@ try:  # private API: checked against SVR(kernel="precomputed") by the tests
 except ImportError:  # pragma: no cover - depends on the installed scikit-learn
     _libsvm = None
 
-__all__ = ["svr_precomputed_dual", "svc_precomputed_predict"]
+__all__ = ["svr_precomputed_dual", "svc_precomputed_predict", "TESTED_VERSIONS",
+           "tested_version"]
+
+#: Library versions whose internals the fast paths were checked against (bit for bit);
+#: elsewhere those paths are switched off and the plain estimators run.
+TESTED_VERSIONS = {"sklearn": ("1.9.",), "xgboost": ("3.",), "lightgbm": ("4.",)}
+
+
+def tested_version(module_name: str) -> bool:
+    """Whether the installed ``module_name`` is a version in :data:`TESTED_VERSIONS`."""
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)  # a fixed name from TESTED_VERSIONS
+    except ImportError:
+        return False
+    return str(module.__version__).startswith(TESTED_VERSIONS[module_name])
 
 _C_SVC = 0  # index of "c_svc" in sklearn.svm._base.LIBSVM_IMPL
 _EPSILON_SVR = 3  # index of "epsilon_svr"

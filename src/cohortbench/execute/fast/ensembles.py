@@ -25,14 +25,13 @@ Both boosters spend most of a fit in their C++ split search, so their gain is th
 construction only. ``MLPClassifier`` is trained in stacks by :mod:`.mlp_batch`.
 
 The paths use library internals checked by ``tests/execute/fast/test_ensembles.py``
-against the versions in ``_TESTED_VERSIONS``; elsewhere :func:`covers` is False and
+against the versions in ``_sklearn_compat.TESTED_VERSIONS``; elsewhere :func:`covers` is False and
 the plain estimator is fitted. Not thread-safe: one :class:`SharedMatrices` per thread.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib
 import inspect
 import math
 import numbers
@@ -40,20 +39,16 @@ import numbers
 import numpy as np
 from sklearn.base import clone
 
+from ._sklearn_compat import tested_version
+
 __all__ = ["SharedMatrices", "covers", "fit_predict"]
 
-_TESTED_VERSIONS = {"sklearn": ("1.9.",), "xgboost": ("3.",), "lightgbm": ("4.",)}
 _MAX_INT = np.iinfo(np.int32).max
 _RAND_R_MAX = 2147483647  # sklearn/tree/_utils.pxd: the splitter's randint bound
 _STREAM_CACHE_SIZE = 64
 
 
-def _version_ok(module_name: str) -> bool:
-    try:
-        module = importlib.import_module(module_name)  # a fixed name from _TESTED_VERSIONS
-    except ImportError:
-        return False
-    return str(module.__version__).startswith(_TESTED_VERSIONS[module_name])
+_version_ok = tested_version
 
 
 def _load_forest_api():

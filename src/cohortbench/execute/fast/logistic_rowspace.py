@@ -36,17 +36,14 @@ import math
 
 import numpy as np
 
+from ._sklearn_compat import tested_version
+
 __all__ = ["covers_logistic", "RowSpace", "fit_predict_logistic"]
-
-
-_TESTED_SKLEARN = ("1.9.",)
 
 
 @functools.cache
 def _internals_available() -> bool:
     """scikit-learn's loss and lbfgs helpers, as used here (tested versions only)."""
-    import sklearn
-
     try:
         from sklearn._loss.loss import HalfBinomialLoss, HalfMultinomialLoss  # noqa: F401
         from sklearn.linear_model._linear_loss import LinearModelLoss  # noqa: F401
@@ -54,7 +51,7 @@ def _internals_available() -> bool:
         from sklearn.utils.optimize import _check_optimize_result  # noqa: F401
     except ImportError:
         return False
-    return sklearn.__version__.startswith(_TESTED_SKLEARN)
+    return tested_version("sklearn")
 
 
 def covers_logistic(estimator, n_train: int, n_features: int) -> bool:

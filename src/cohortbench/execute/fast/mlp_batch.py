@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
-import sklearn
 from scipy.special import expit, xlogy
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
@@ -46,10 +45,10 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.utils import gen_batches, shuffle
 
 from ..reference_engine import IGNORED_WARNINGS, warning_text
+from ._sklearn_compat import tested_version
 
 __all__ = ["MLPJob", "MLPOutcome", "covers_mlp", "fit_predict_mlps", "gather", "run_batched"]
 
-_TESTED_SKLEARN = ("1.9.",)
 _STACK_BUDGET = 150_000
 _FIXED = {"solver": "adam", "activation": "relu", "early_stopping": False,
           "warm_start": False, "shuffle": True, "verbose": False}
@@ -66,8 +65,7 @@ def covers_mlp(estimator) -> bool:
     -------
     bool
     """
-    if type(estimator) is not MLPClassifier or not sklearn.__version__.startswith(
-            _TESTED_SKLEARN):
+    if type(estimator) is not MLPClassifier or not tested_version("sklearn"):
         return False
     params = estimator.get_params()
     if any(params[name] != value for name, value in _FIXED.items()):
