@@ -162,7 +162,7 @@ def measure(data, k, hidden, mode, alpha, sample: int, repeats: int, rng) -> dic
     epochs = np.array([o.n_iter for o in outcomes], dtype=float)
     extrapolated = sampled * epochs.sum() / epochs[picked].sum()
     # Stack size as mlp_batch chooses it (its parameter + activation budget).
-    stack = min(n_jobs, mlp_batch._chunk_size(jobs[0], n_classes=3))
+    stack = min(n_jobs, mlp_batch._chunk_size(jobs[0]))
     return {"k": k, "hidden": list(hidden), "mode": mode, "alpha": alpha, "jobs": n_jobs,
             "stack": stack, "mean_n_iter": float(epochs.mean()), "repeats": repeats,
             "stacked_cpu_s": stacked, "stacked_ms_per_fit": 1000 * stacked / n_jobs,

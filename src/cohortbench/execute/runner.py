@@ -210,17 +210,18 @@ def _units(todo, problems, cv, engine, workers: int = 1):
         else:
             ukey = (gkey, c.classifier, c.search)
         groups.setdefault(ukey, []).append((key, p))
-    n_vectors = 1 + cv.permutations if cv is not None else 1
-    n_parts = 1
+    ranges = [None]  # every label vector
     if engine == "fast" and workers > 1 and groups:
-        n_parts = int(min(math.ceil(4 * workers / len(groups)), n_vectors // _MIN_LABEL_VECTORS))
-    ranges = [(int(r[0]), int(r[-1]) + 1) for r in np.array_split(np.arange(n_vectors),
-                                                                  max(n_parts, 1))]
+        n_vectors = 1 + cv.permutations
+        n_parts = min(math.ceil(4 * workers / len(groups)), n_vectors // _MIN_LABEL_VECTORS)
+        if n_parts > 1:
+            ranges = [(int(r[0]), int(r[-1]) + 1)
+                      for r in np.array_split(np.arange(n_vectors), n_parts)]
     units, members = [], []
     for ukey, chunk in groups.items():
         configs = [p.config for _, p in chunk]
         user = user_classifiers(c.classifier for c in configs)
-        for labels in (ranges if n_parts > 1 else [None]):
+        for labels in ranges:
             units.append((problems[ukey[0]], configs, cv, engine, labels, user))
             members.append(chunk)
     return units, members

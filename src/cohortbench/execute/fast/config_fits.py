@@ -83,9 +83,18 @@ def classify(config: PipelineConfig, seed: int, features: Item, y_train,
     used : list of Item
         Shared items the fit relied on (kernel products), for apportioning time.
     """
+    return _fit_now(config, _estimator(config, seed, params), features, y_train)
+
+
+def _estimator(config: PipelineConfig, seed: int, params: dict | None):
     estimator = make_classifier(config.classifier, seed)
     if params:
         estimator.set_params(**params)
+    return estimator
+
+
+def _fit_now(config: PipelineConfig, estimator, features: Item, y_train):
+    """:func:`classify` with the estimator already made."""
     train, test = features.value
     if covers_svc(estimator) and _finite(features):
         dots = _derived(features, "dots", DotProducts)
@@ -116,16 +125,14 @@ def classify_steps(config: PipelineConfig, seed: int, features: Item, y_train,
     own, used
         As :func:`classify` returns them.
     """
-    estimator = make_classifier(config.classifier, seed)
-    if params:
-        estimator.set_params(**params)
+    estimator = _estimator(config, seed, params)
     if covers_mlp(estimator) and _finite(features):
         train, test = features.value
         (outcome,) = yield [MLPJob(estimator, train, test, y_train)]
         if outcome.error is not None:
             raise outcome.error
         return Item(outcome.predicted, list(outcome.warnings), outcome.seconds), []
-    return classify(config, seed, features, y_train, params)
+    return _fit_now(config, estimator, features, y_train)
 
 
 def _derived(features: Item, name: str, make) -> Item:

@@ -214,7 +214,9 @@ def evaluate_fast_each(problem: Problem, configs: list[PipelineConfig],
         the reference engine, which records each failure as it would alone.
     """
     parts = evaluate_fast_part(problem, configs, cv)
-    return [part if isinstance(part, Exception) else merge_parts(problem, config, cv, [part])
+    vectors, splits = _vectors_and_splits(problem, cv)
+    return [part if isinstance(part, Exception)
+            else _joined(problem, config, [part], vectors, splits)
             for config, part in zip(configs, parts)]
 
 
@@ -268,12 +270,11 @@ def evaluate_fast_part(problem: Problem, configs: list[PipelineConfig], cv: CVSc
     """
     start_time = time.perf_counter()
     configs = list(configs)
-    n_eval, n_features = problem.n_eval, problem.X.shape[1]
-    vectors = _label_vectors(problem, cv)
+    n_features = problem.X.shape[1]
+    vectors, splits = _vectors_and_splits(problem, cv)
     first, stop = label_vectors or (0, len(vectors))
     if not 0 <= first < stop <= len(vectors):
         raise ValueError(f"label vectors {first}..{stop - 1} are not within 0..{len(vectors) - 1}.")
-    splits = [outer_splits(v, n_eval, cv.outer, cv.seed) for v in vectors]
     ledger = _Ledger(len(configs), splits)
     rfe_k_min = _rfe_k_min(configs, n_features)
 
@@ -343,14 +344,17 @@ def merge_parts(problem: Problem, config: PipelineConfig, cv: CVScheme,
     EvaluationResult
         Equal to :func:`evaluate_fast_each`'s (``seconds``: the parts' sum).
     """
-    vectors = _label_vectors(problem, cv)
+    return _joined(problem, config, parts, *_vectors_and_splits(problem, cv))
+
+
+def _joined(problem, config, parts, vectors, splits) -> EvaluationResult:
+    """:func:`merge_parts` given the label vectors and their outer splits."""
     parts = sorted(parts, key=lambda part: part.start)
     bounds = [0] + [b for part in parts for b in (part.start, part.stop)] + [len(vectors)]
     if any(a != b for a, b in zip(bounds[::2], bounds[1::2])):
         raise ValueError(f"parts {[(p.start, p.stop) for p in parts]} do not cover label "
                          f"vectors 0..{len(vectors) - 1} exactly once.")
     n_eval = problem.n_eval
-    splits = [outer_splits(v, n_eval, cv.outer, cv.seed) for v in vectors]
     per_fold = {li: folds for part in parts for li, folds in part.predicted.items()}
     runs = [_predictions(splits[li], per_fold[li], n_eval) for li in range(len(vectors))]
     nulls = [pooled_accuracy(v[:n_eval], run) for v, run in zip(vectors[1:], runs[1:])]
@@ -370,6 +374,8 @@ def merge_parts(problem: Problem, config: PipelineConfig, cv: CVScheme,
         warnings=tuple(sorted(seen, key=seen.__getitem__)))
 
 
-def _label_vectors(problem: Problem, cv: CVScheme) -> list[np.ndarray]:
+def _vectors_and_splits(problem: Problem, cv: CVScheme) -> tuple[list, list]:
+    """The label vectors (real labels, then shuffles) and each one's outer splits."""
     y = np.asarray(problem.y)
-    return [y] + list(label_shuffles(y, cv.permutations, cv.seed, problem.task))
+    vectors = [y] + list(label_shuffles(y, cv.permutations, cv.seed, problem.task))
+    return vectors, [outer_splits(v, problem.n_eval, cv.outer, cv.seed) for v in vectors]

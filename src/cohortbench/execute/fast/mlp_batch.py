@@ -119,14 +119,14 @@ def fit_predict_mlps(jobs: list[MLPJob]) -> list[MLPOutcome]:
     for j, job in enumerate(jobs):
         groups.setdefault(_group_key(job), []).append(j)
     outcomes: list = [None] * len(jobs)
-    for key, group in groups.items():
-        size = _chunk_size(jobs[group[0]], n_classes=key[3])
+    for group in groups.values():
+        size = _chunk_size(jobs[group[0]])
         for first in range(0, len(group), size):
             _run_chunk(jobs, group[first:first + size], outcomes)
     return outcomes
 
 
-def _chunk_size(job: MLPJob, n_classes: int) -> int:
+def _chunk_size(job: MLPJob) -> int:
     """How many networks to stack: ~150,000 parameters and activations in all.
 
     Measured: small networks gain up to ~5x from stacking (Python overhead shared);
@@ -134,6 +134,7 @@ def _chunk_size(job: MLPJob, n_classes: int) -> int:
     """
     n, k = job.train.shape
     hidden = [int(h) for h in np.atleast_1d(job.estimator.hidden_layer_sizes)]
+    n_classes = len(np.unique(job.y_train))
     units = [k] + hidden + [n_classes if n_classes > 2 else 1]
     footprint = sum(a * b + b for a, b in pairwise(units)) + n * sum(units[1:])
     return int(np.clip(_STACK_BUDGET // footprint, 1, 64))
@@ -271,8 +272,7 @@ def _train_group(jobs: list[MLPJob]):
     softmax = n_out > 1
     shared = all(job.train is jobs[0].train for job in jobs)
     X = jobs[0].train if shared else np.stack([job.train for job in jobs])
-    alpha = np.array([float(job.estimator.alpha) for job in jobs])[:, None, None]
-    alpha_flat = alpha[:, 0, 0]
+    alpha = np.array([float(job.estimator.alpha) for job in jobs])
 
     # MLPClassifier._initialize / _init_coef: one stream for the whole group.
     rs = np.random.RandomState(int(p["random_state"]))
@@ -293,7 +293,7 @@ def _train_group(jobs: list[MLPJob]):
     best = np.full(B, np.inf)
     stall = np.zeros(B, dtype=np.int64)
     final: dict[int, tuple] = {}
-    converged_warning = {}
+    unconverged: set[int] = set()
     sample_idx = np.arange(n, dtype=int)
     for it in range(max_iter):
         sample_idx = shuffle(sample_idx, random_state=rs)
@@ -301,8 +301,8 @@ def _train_group(jobs: list[MLPJob]):
         for batch in gen_batches(n, batch_size):
             rows = sample_idx[batch]
             Xb = X[rows] if shared else X[:, rows, :]
-            loss = _step(Xb, Y[:, rows, :], coefs, intercepts, alpha, alpha_flat,
-                         softmax, adam, batch.stop - batch.start)
+            loss = _step(Xb, Y[:, rows, :], coefs, intercepts, alpha, softmax, adam,
+                         batch.stop - batch.start)
             accumulated += loss * (batch.stop - batch.start)
         loss = accumulated / n
         # _update_no_improvement_count (training loss), then the stopping test.
@@ -312,7 +312,7 @@ def _train_group(jobs: list[MLPJob]):
         done = stall > patience
         if it + 1 == max_iter:
             for i in ids[~done]:
-                converged_warning[int(i)] = True
+                unconverged.add(int(i))
             done = np.ones(len(ids), dtype=bool)
         if done.any():
             for pos in np.flatnonzero(done):
@@ -325,7 +325,7 @@ def _train_group(jobs: list[MLPJob]):
             coefs = [c[keep] for c in coefs]
             intercepts = [b[keep] for b in intercepts]
             adam.keep(keep)
-            Y, alpha, alpha_flat = Y[keep], alpha[keep], alpha_flat[keep]
+            Y, alpha = Y[keep], alpha[keep]
             if not shared:
                 X = X[keep]
 
@@ -336,7 +336,7 @@ def _train_group(jobs: list[MLPJob]):
     out = []
     for j, job in enumerate(jobs):
         W, b, n_iter = final[j]
-        texts = [text] if converged_warning.get(j) else []
+        texts = [text] if j in unconverged else []
         if not all(np.isfinite(a).all() for a in W + b):
             out.append((None, texts, ValueError(
                 "Solver produced non-finite parameter weights. The input data may"
@@ -351,7 +351,7 @@ def _train_group(jobs: list[MLPJob]):
     return out
 
 
-def _step(Xb, Yb, coefs, intercepts, alpha, alpha_flat, softmax, adam, n_rows):
+def _step(Xb, Yb, coefs, intercepts, alpha, softmax, adam, n_rows):
     """One ``_backprop`` + ``update_params`` on every network; returns their batch losses."""
     n_layers = len(coefs)
     activations = [Xb]
@@ -379,7 +379,7 @@ def _step(Xb, Yb, coefs, intercepts, alpha, alpha_flat, softmax, adam, n_rows):
     for c in coefs:
         flat = c.reshape(len(c), -1)
         values += np.matmul(flat[:, None, :], flat[:, :, None])[:, 0, 0]
-    loss += (0.5 * alpha_flat) * values / n_rows
+    loss += (0.5 * alpha) * values / n_rows
 
     coef_grads = [None] * n_layers
     intercept_grads = [None] * n_layers
@@ -387,7 +387,7 @@ def _step(Xb, Yb, coefs, intercepts, alpha, alpha_flat, softmax, adam, n_rows):
     for i in range(n_layers - 1, -1, -1):
         grad = np.matmul(activations[i].transpose(0, 2, 1)
                          if activations[i].ndim == 3 else activations[i].T, delta)
-        grad += alpha * coefs[i]
+        grad += alpha[:, None, None] * coefs[i]
         grad /= n_rows
         coef_grads[i] = grad
         intercept_grads[i] = np.sum(delta, axis=1) / n_rows
