@@ -131,6 +131,29 @@ def test_networks_stacked_across_label_vectors_and_configurations_agree():
     assert all(r.engine == "fast" for r in fast)
 
 
+def test_saga_lanes_across_label_vectors_configurations_and_searches_agree():
+    # LOO: every label vector shares each split, so the saga fits of all label vectors
+    # (and of configurations with equal input widths, and of grid candidates with
+    # their own C and l1_ratio) run in lanes; two-class and three-class tasks.
+    for class_sizes, seed in (((5, 4, 4), 3), ((6, 6), 4)):
+        problem = make_synthetic_problem(class_sizes=class_sizes, block_size=6, seed=seed)
+        cv = CVScheme(permutations=2, seed=2, inner="stratified-kfold:2")
+        configs = [PipelineConfig(clf, row_scaling="standard", column_scaling="standard",
+                                  feature_selection=selection, n_features=k, dim_reduction=red)
+                   for clf in ("MLR_L1", "MLR_ENET")
+                   for selection, k in (("none", None), ("kbest", 5), ("rfe", 5))
+                   for red in ("none", "pca")]
+        configs += [PipelineConfig("MLR_ENET", column_scaling="minmax", feature_selection="kbest",
+                                   n_features=4, search="grid"),
+                    PipelineConfig("MLR_L1", column_scaling="none", feature_selection="kbest",
+                                   n_features=4)]
+        fast = evaluate_fast(problem, configs, cv)
+        _assert_same_results(fast, [evaluate_reference(problem, c, cv) for c in configs],
+                             configs)
+        assert all(r.engine == "fast" for r in fast)
+        assert any(w.startswith("ConvergenceWarning") for r in fast for w in r.warnings)
+
+
 @pytest.mark.parametrize("search, permutations, inner", [
     ("bayes", 0, 2),
     pytest.param("bayes", 1, 3, marks=pytest.mark.slow),

@@ -7,8 +7,8 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
-from cohortbench.execute.fast.mlp_batch import (MLPJob, covers_mlp, fit_predict_mlps,
-                                                gather, run_batched)
+from cohortbench.execute.fast.batched import run_batched
+from cohortbench.execute.fast.mlp_batch import MLPJob, covers_mlp, fit_predict_mlps
 
 
 def _reference(job):
@@ -107,37 +107,6 @@ def test_numpy_trouble_falls_back_to_each_own_fit():
 def test_covers_only_what_it_reproduces(params, covered):
     est = MLPClassifier(**{"random_state": 0, **params})
     assert covers_mlp(est) is covered
-
-
-def test_gather_batches_rounds_and_returns_each_result():
-    seen = []
-
-    def fake_fit(jobs):
-        seen.append(len(jobs))
-        return [f"out-{job}" for job in jobs]
-
-    def step(name, rounds):
-        got = []
-        for r in range(rounds):
-            got += (yield [f"{name}{r}a", f"{name}{r}b"])
-        return name, got
-
-    def nested():
-        inner = yield from gather([step("x", 1), step("y", 2)])
-        return inner
-
-    driver = gather([step("a", 2), nested(), step("c", 0)])
-    jobs = next(driver)
-    try:
-        while True:
-            jobs = driver.send(fake_fit(jobs))
-    except StopIteration as stop:
-        results = stop.value
-    assert seen == [6, 4]  # round 1: a, x, y; round 2: a, y
-    assert results[0] == ("a", ["out-a0a", "out-a0b", "out-a1a", "out-a1b"])
-    assert results[1] == [("x", ["out-x0a", "out-x0b"]),
-                          ("y", ["out-y0a", "out-y0b", "out-y1a", "out-y1b"])]
-    assert results[2] == ("c", [])
 
 
 def test_run_batched_trains_requests_of_many_generators_together():

@@ -15,6 +15,7 @@ from . import ensembles
 from .kernel_svm import DotProducts, covers_svc, fit_predict_svc
 from .logistic_rowspace import RowSpace, covers_logistic, fit_predict_logistic
 from .mlp_batch import MLPJob, covers_mlp
+from .saga_batch import SagaJob, covers_saga
 from .shared_transforms import FoldTransforms, Item, LabelTransforms, computed
 
 __all__ = ["FAST_CLASSIFIERS", "feature_chain", "classify", "classify_steps"]
@@ -113,12 +114,13 @@ def _fit_now(config: PipelineConfig, estimator, features: Item, y_train):
 
 def classify_steps(config: PipelineConfig, seed: int, features: Item, y_train,
                    params: dict | None = None):
-    """:func:`classify` as a generator that hands network fits to its driver.
+    """:func:`classify` as a generator that hands batchable fits to its driver.
 
-    A covered ``MLPClassifier`` fit (:func:`.mlp_batch.covers_mlp`) is yielded as
-    ``[MLPJob]`` and the generator is sent ``[MLPOutcome]``, so that a driver
-    (:func:`.mlp_batch.run_batched`) can train many such fits together; every
-    other fit runs at once, through :func:`classify`.
+    A covered ``MLPClassifier`` fit (:func:`.mlp_batch.covers_mlp`) or saga
+    ``LogisticRegression`` fit (:func:`.saga_batch.covers_saga`) is yielded as a
+    one-job list and the generator is sent ``[FitOutcome]``, so that a driver
+    (:func:`.batched.run_batched`) can run many such fits together; every other
+    fit runs at once, through :func:`classify`.
 
     Returns
     -------
@@ -126,13 +128,17 @@ def classify_steps(config: PipelineConfig, seed: int, features: Item, y_train,
         As :func:`classify` returns them.
     """
     estimator = _estimator(config, seed, params)
+    job = None
     if covers_mlp(estimator) and _finite(features):
-        train, test = features.value
-        (outcome,) = yield [MLPJob(estimator, train, test, y_train)]
-        if outcome.error is not None:
-            raise outcome.error
-        return Item(outcome.predicted, list(outcome.warnings), outcome.seconds), []
-    return _fit_now(config, estimator, features, y_train)
+        job = MLPJob(estimator, *features.value, y_train)
+    elif covers_saga(estimator) and _finite(features):
+        job = SagaJob(estimator, *features.value, y_train)
+    if job is None:
+        return _fit_now(config, estimator, features, y_train)
+    (outcome,) = yield [job]
+    if outcome.error is not None:
+        raise outcome.error
+    return Item(outcome.predicted, list(outcome.warnings), outcome.seconds), []
 
 
 def _derived(features: Item, name: str, make) -> Item:

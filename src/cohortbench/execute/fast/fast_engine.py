@@ -71,7 +71,7 @@ from ..problem import Problem
 from ..reference_engine import assemble_result, pooled_accuracy
 from ..splits import outer_splits
 from .config_fits import FAST_CLASSIFIERS, classify_steps, feature_chain
-from .mlp_batch import run_batched
+from .batched import run_batched
 from .nested_search import OuterSplitSearch
 from .shared_transforms import FoldTransforms, LabelTransforms, ViewTransforms
 

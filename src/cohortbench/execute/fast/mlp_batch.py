@@ -39,15 +39,15 @@ from itertools import pairwise
 
 import numpy as np
 from scipy.special import expit, xlogy
-from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from sklearn.utils import gen_batches, shuffle
 
-from ..reference_engine import IGNORED_WARNINGS, warning_text
+from ..reference_engine import warning_text
 from ._sklearn_compat import tested_version
+from .batched import FitOutcome, plain_fit
 
-__all__ = ["MLPJob", "MLPOutcome", "covers_mlp", "fit_predict_mlps", "gather", "run_batched"]
+__all__ = ["MLPJob", "MLPOutcome", "covers_mlp", "fit_predict_mlps"]
 
 _STACK_BUDGET = 150_000
 _FIXED = {"solver": "adam", "activation": "relu", "early_stopping": False,
@@ -89,17 +89,14 @@ class MLPJob:
     test: np.ndarray
     y_train: np.ndarray
 
+    @staticmethod
+    def fit_many(jobs: list) -> list:
+        """Answer many jobs at once (see :mod:`.batched`)."""
+        return fit_predict_mlps(jobs)
 
-@dataclass
-class MLPOutcome:
-    """What one job gave: predictions (or the error ``fit`` raised), warnings, seconds."""
 
-    predicted: np.ndarray | None
-    warnings: list
-    seconds: float
-    error: Exception | None = None
-    n_iter: int = 0
-    weights: tuple = ()  # (coefs, intercepts) as ``coefs_`` / ``intercepts_``
+#: What one network fit gave (kept under this name for callers of this module).
+MLPOutcome = FitOutcome
 
 
 def fit_predict_mlps(jobs: list[MLPJob]) -> list[MLPOutcome]:
@@ -152,69 +149,6 @@ def _run_chunk(jobs, members, outcomes) -> None:
     share = (time.perf_counter() - start) / len(members)
     for j, (predicted, texts, error, n_iter, weights) in zip(members, results):
         outcomes[j] = MLPOutcome(predicted, texts, share, error, n_iter, weights)
-
-
-def gather(steps: list):
-    """Run generators together, yielding the union of their requests at each round.
-
-    Each generator in ``steps`` yields a list of :class:`MLPJob` and is sent back
-    the list of their :class:`MLPOutcome`; whatever it returns ends up in this
-    generator's return value (a list, in the order of ``steps``). Requests made in
-    the same round are batched together by whoever drives this generator
-    (:func:`run_batched`, or an enclosing :func:`gather`).
-
-    Parameters
-    ----------
-    steps : list of generator
-
-    Yields
-    ------
-    list of MLPJob
-
-    Returns
-    -------
-    list
-        Each generator's return value.
-    """
-    results: list = [None] * len(steps)
-    live = [(i, gen, None) for i, gen in enumerate(steps)]
-    while live:
-        asks = []
-        for i, gen, reply in live:
-            try:
-                asks.append((i, gen, gen.send(reply)))
-            except StopIteration as stop:
-                results[i] = stop.value
-        if not asks:
-            break
-        replies = yield [job for _, _, jobs in asks for job in jobs]
-        live, start = [], 0
-        for i, gen, jobs in asks:
-            live.append((i, gen, replies[start:start + len(jobs)]))
-            start += len(jobs)
-    return results
-
-
-def run_batched(steps: list) -> list:
-    """Drive :func:`gather` over ``steps``, fitting each round's networks in stacks.
-
-    Parameters
-    ----------
-    steps : list of generator
-        As for :func:`gather`.
-
-    Returns
-    -------
-    list
-        Each generator's return value.
-    """
-    driver = gather(steps)
-    try:
-        jobs = next(driver)
-        while True:
-            jobs = driver.send(fit_predict_mlps(jobs))
-    except StopIteration as stop:
-        return stop.value
 
 
 def _group_key(job: MLPJob) -> tuple:
@@ -417,14 +351,7 @@ def _forward_fast(X, coefs, intercepts, n_layers, softmax):
 
 def _plain_fit(job: MLPJob):
     """scikit-learn's own fit and predict (cases the batch does not reproduce)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            model = clone(job.estimator).fit(job.train, job.y_train)
-            predicted, error = model.predict(job.test), None
-        except Exception as exc:  # noqa: BLE001 - recorded for the caller, as classify would
-            model, predicted, error = None, None, exc
-    texts = [warning_text(w) for w in caught if not issubclass(w.category, IGNORED_WARNINGS)]
+    model, predicted, texts, error = plain_fit(job)
     if model is None:
         return None, texts, error, 0, ()
     return predicted, texts, None, model.n_iter_, (model.coefs_, model.intercepts_)

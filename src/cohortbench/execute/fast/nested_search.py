@@ -9,9 +9,10 @@ own (:func:`~cohortbench.execute.search.grid_candidates`,
 :func:`~cohortbench.execute.search.tpe_steps`), but each inner fold's transforms
 (column scaling, F-scores, the RFE path, PCA, LDA) are computed once for every
 candidate and every strategy, and the classifier fits go through
-:func:`.config_fits.classify_steps` (SVMs on precomputed kernels; networks handed
-to the engine's driver, which trains those of many candidates, folds, label
-vectors and configurations together: :mod:`.mlp_batch`).
+:func:`.config_fits.classify_steps` (SVMs on precomputed kernels; networks and
+saga logistic regressions handed to the engine's driver, which runs those of many
+candidates, folds, label vectors and configurations together: :mod:`.mlp_batch`,
+:mod:`.saga_batch`).
 
 A candidate's inner-CV score is also memoised per pipeline: when two strategies
 propose the same point (e.g. a random draw of a categorical space hits a grid
@@ -29,7 +30,7 @@ from ...design.configs import CVScheme, PipelineConfig
 from ..search import grid_candidates, random_candidates, strip_prefix, tpe_steps
 from ..splits import derived_seed, inner_cv
 from .config_fits import classify_steps, feature_chain
-from .mlp_batch import gather
+from .batched import gather
 from .shared_transforms import FoldTransforms, LabelTransforms
 
 __all__ = ["OuterSplitSearch"]
