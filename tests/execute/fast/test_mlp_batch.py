@@ -128,3 +128,29 @@ def test_untested_scikit_learn_versions_fit_networks_one_by_one(monkeypatch):
     assert covers_mlp(MLPClassifier(random_state=0))
     monkeypatch.setattr(sklearn, "__version__", "1.10.0")
     assert not covers_mlp(MLPClassifier(random_state=0))
+
+
+def test_compiled_adam_step_equals_numpy_and_warns_where_numpy_would():
+    from cohortbench.execute.fast import mlp_batch
+
+    rng = np.random.default_rng(8)
+    shapes = [(3, 4, 5), (3, 5)]
+    params = [rng.standard_normal(s) for s in shapes]
+    grads = [rng.standard_normal(s) for s in shapes]
+    compiled = mlp_batch._Adam([p.copy() for p in params], 1e-3, 0.9, 0.999, 1e-8)
+    plain = mlp_batch._Adam([p.copy() for p in params], 1e-3, 0.9, 0.999, 1e-8)
+    got, want = [p.copy() for p in params], [p.copy() for p in params]
+    for _ in range(3):
+        compiled.update(got, grads)
+        plain.update(want, [np.asfortranarray(g) for g in grads])  # not C-contiguous: NumPy path
+    for a, b in zip(got + compiled.ms + compiled.vs, want + plain.ms + plain.vs):
+        np.testing.assert_array_equal(a, b)
+    grads[0][0, 0, 0] = 1e200  # its square overflows
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        compiled.update(got, grads)
+    assert [w.category for w in caught] == [RuntimeWarning]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plain.update(want, [np.asfortranarray(g) for g in grads])
+    assert any(w.category is RuntimeWarning for w in caught)

@@ -32,6 +32,7 @@ versions; anything else is fitted by scikit-learn itself.
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ import numpy as np
 from scipy.special import expit, xlogy
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
-from sklearn.utils import gen_batches, shuffle
+from sklearn.utils import gen_batches
 
 from ..reference_engine import warning_text
 from ._sklearn_compat import tested_version
@@ -161,6 +162,16 @@ def _group_key(job: MLPJob) -> tuple:
             int(p["n_iter_no_change"]))
 
 
+@functools.cache
+def _adam_step():
+    """The compiled Adam step, or None without numba (then NumPy does it)."""
+    try:
+        from ._compiled import adam_step
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+    return adam_step
+
+
 class _Adam:
     """``AdamOptimizer`` on stacked parameters (one learning rate: same step count)."""
 
@@ -172,10 +183,20 @@ class _Adam:
 
     def update(self, params, grads):
         self.t += 1
+        lr = self.lr_init * np.sqrt(1 - self.beta_2 ** self.t) / (1 - self.beta_1 ** self.t)
+        step = _adam_step()
+        arrays = params + grads + self.ms + self.vs
+        if step is not None and all(a.flags.c_contiguous for a in arrays):
+            # One compiled pass per array instead of ten NumPy temporaries (same numbers).
+            finite = [step(param, m, v, g, self.beta_1, self.beta_2, float(lr), self.epsilon)
+                      for param, m, v, g in zip(params, self.ms, self.vs, grads)]
+            if not all(finite):
+                # NumPy would have warned here: the stack's networks are refitted one by one.
+                warnings.warn("overflow or invalid value in the Adam step", RuntimeWarning)
+            return
         self.ms = [self.beta_1 * m + (1 - self.beta_1) * g for m, g in zip(self.ms, grads)]
         self.vs = [self.beta_2 * v + (1 - self.beta_2) * (g ** 2)
                    for v, g in zip(self.vs, grads)]
-        lr = self.lr_init * np.sqrt(1 - self.beta_2 ** self.t) / (1 - self.beta_1 ** self.t)
         for param, m, v in zip(params, self.ms, self.vs):
             param += -lr * m / (np.sqrt(v) + self.epsilon)
 
@@ -229,10 +250,15 @@ def _train_group(jobs: list[MLPJob]):
     final: dict[int, tuple] = {}
     unconverged: set[int] = set()
     sample_idx = np.arange(n, dtype=int)
+    batches = list(gen_batches(n, batch_size))
     for it in range(max_iter):
-        sample_idx = shuffle(sample_idx, random_state=rs)
+        # sklearn.utils.shuffle(sample_idx, random_state=rs), without its per-call
+        # parameter validation: resample's own draw and indexing.
+        order = np.arange(n)
+        rs.shuffle(order)
+        sample_idx = sample_idx[order]
         accumulated = np.zeros(len(ids))
-        for batch in gen_batches(n, batch_size):
+        for batch in batches:
             rows = sample_idx[batch]
             Xb = X[rows] if shared else X[:, rows, :]
             loss = _step(Xb, Y[:, rows, :], coefs, intercepts, alpha, softmax, adam,

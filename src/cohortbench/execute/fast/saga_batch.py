@@ -57,7 +57,7 @@ _NOT_CONVERGED = "The max_iter was reached which means the coef_ did not converg
 def _kernel():
     """The compiled loop, or None without numba (then scikit-learn fits every job)."""
     try:
-        from ._saga_kernel import saga_lanes
+        from ._compiled import saga_lanes
     except ImportError:  # pragma: no cover - numba is a dependency
         return None
     return saga_lanes

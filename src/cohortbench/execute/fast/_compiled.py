@@ -1,7 +1,8 @@
-"""The compiled loop of :mod:`.saga_batch`: scikit-learn's ``sag64`` (saga) for many lanes.
+"""The batchers' compiled loops: saga lanes (:mod:`.saga_batch`), Adam steps (:mod:`.mlp_batch`).
 
-Compiled by numba without fast-math (each operation is the IEEE operation the C code
-performs) and with NumPy's error model (a division by zero gives inf, as in C).
+Compiled by numba without fast-math, so each operation is the IEEE operation
+scikit-learn's C or NumPy code performs (no fused multiply-add, no reassociation),
+and with NumPy's error model (a division by zero gives inf, as in C and NumPy).
 """
 
 import math
@@ -10,6 +11,32 @@ import numpy as np
 from numba import njit
 
 _OPTIONS = {"cache": True, "error_model": "numpy"}
+
+
+@njit(**_OPTIONS)
+def adam_step(param, m, v, grad, beta_1, beta_2, lr, epsilon):
+    """``AdamOptimizer._get_updates`` + ``param += update`` for one array, in place.
+
+    Element by element, the same operations NumPy performs on whole arrays:
+    ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g**2``,
+    ``param += -lr m / (sqrt(v) + eps)``. Returns False if any result is not finite
+    (where NumPy would have warned of an overflow or an invalid value).
+    """
+    flat_p, flat_m, flat_v, flat_g = param.ravel(), m.ravel(), v.ravel(), grad.ravel()
+    one_minus_b1 = 1 - beta_1
+    one_minus_b2 = 1 - beta_2
+    finite = True
+    for i in range(flat_p.size):
+        g = flat_g[i]
+        mi = beta_1 * flat_m[i] + one_minus_b1 * g
+        vi = beta_2 * flat_v[i] + one_minus_b2 * (g * g)
+        flat_m[i] = mi
+        flat_v[i] = vi
+        pi = flat_p[i] + -lr * mi / (math.sqrt(vi) + epsilon)
+        flat_p[i] = pi
+        if not (np.isfinite(mi) and np.isfinite(vi) and np.isfinite(pi)):
+            finite = False
+    return finite
 
 
 @njit(**_OPTIONS)
