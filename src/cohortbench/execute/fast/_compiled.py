@@ -40,6 +40,16 @@ def adam_step(param, m, v, grad, beta_1, beta_2, lr, epsilon):
 
 
 @njit(**_OPTIONS)
+def add_penalty(grad, alpha, coef, n_rows):
+    """``grad += alpha[:, None, None] * coef; grad /= n_rows`` on stacked (B, a, b) arrays."""
+    for b in range(grad.shape[0]):
+        a = alpha[b]
+        for i in range(grad.shape[1]):
+            for j in range(grad.shape[2]):
+                grad[b, i, j] = (grad[b, i, j] + a * coef[b, i, j]) / n_rows
+
+
+@njit(**_OPTIONS)
 def _fmax(x, y):
     # sag_fast's fmax64 (not math.fmax: the NaN and signed-zero cases differ).
     if x > y:

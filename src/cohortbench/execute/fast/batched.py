@@ -11,6 +11,7 @@ round, one call per job class.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from sklearn.base import clone
 
 from ..reference_engine import IGNORED_WARNINGS, warning_text
 
-__all__ = ["FitOutcome", "gather", "run_batched", "plain_fit"]
+__all__ = ["FitOutcome", "gather", "run_batched", "plain_fit", "compiled_loop"]
 
 
 @dataclass
@@ -32,6 +33,16 @@ class FitOutcome:
     error: Exception | None = None
     n_iter: int = 0
     weights: tuple = ()  # the fitted attributes tests compare with scikit-learn's
+
+
+@functools.cache
+def compiled_loop(name: str):
+    """A loop of :mod:`._compiled` (numba), or None without numba: callers then use NumPy."""
+    try:
+        from . import _compiled
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+    return getattr(_compiled, name)
 
 
 def plain_fit(job):

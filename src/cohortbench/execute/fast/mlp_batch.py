@@ -32,7 +32,6 @@ versions; anything else is fitted by scikit-learn itself.
 
 from __future__ import annotations
 
-import functools
 import time
 import warnings
 from dataclasses import dataclass
@@ -46,7 +45,7 @@ from sklearn.utils import gen_batches
 
 from ..reference_engine import warning_text
 from ._sklearn_compat import tested_version
-from .batched import FitOutcome, plain_fit
+from .batched import FitOutcome, compiled_loop, plain_fit
 
 __all__ = ["MLPJob", "MLPOutcome", "covers_mlp", "fit_predict_mlps"]
 
@@ -162,16 +161,6 @@ def _group_key(job: MLPJob) -> tuple:
             int(p["n_iter_no_change"]))
 
 
-@functools.cache
-def _adam_step():
-    """The compiled Adam step, or None without numba (then NumPy does it)."""
-    try:
-        from ._compiled import adam_step
-    except ImportError:  # pragma: no cover - numba is a dependency
-        return None
-    return adam_step
-
-
 class _Adam:
     """``AdamOptimizer`` on stacked parameters (one learning rate: same step count)."""
 
@@ -184,7 +173,7 @@ class _Adam:
     def update(self, params, grads):
         self.t += 1
         lr = self.lr_init * np.sqrt(1 - self.beta_2 ** self.t) / (1 - self.beta_1 ** self.t)
-        step = _adam_step()
+        step = compiled_loop("adam_step")
         arrays = params + grads + self.ms + self.vs
         if step is not None and all(a.flags.c_contiguous for a in arrays):
             # One compiled pass per array instead of ten NumPy temporaries (same numbers).
@@ -347,15 +336,24 @@ def _step(Xb, Yb, coefs, intercepts, alpha, softmax, adam, n_rows):
     for i in range(n_layers - 1, -1, -1):
         grad = np.matmul(activations[i].transpose(0, 2, 1)
                          if activations[i].ndim == 3 else activations[i].T, delta)
-        grad += alpha[:, None, None] * coefs[i]
-        grad /= n_rows
+        _add_penalty(grad, alpha, coefs[i], n_rows)
         coef_grads[i] = grad
         intercept_grads[i] = np.sum(delta, axis=1) / n_rows
         if i > 0:
             delta = np.matmul(delta, coefs[i].transpose(0, 2, 1))
-            delta[activations[i] == 0] = 0
+            np.copyto(delta, 0.0, where=activations[i] == 0)  # delta[a == 0] = 0, faster
     adam.update(coefs + intercepts, coef_grads + intercept_grads)
     return loss
+
+
+def _add_penalty(grad, alpha, coef, n_rows):
+    """``grad += alpha[:, None, None] * coef; grad /= n_rows`` (in place), in one pass if compiled."""
+    compiled = compiled_loop("add_penalty")
+    if compiled is not None and grad.flags.c_contiguous and coef.flags.c_contiguous:
+        compiled(grad, alpha, coef, float(n_rows))
+        return
+    grad += alpha[:, None, None] * coef
+    grad /= n_rows
 
 
 def _forward_fast(X, coefs, intercepts, n_layers, softmax):

@@ -29,7 +29,6 @@ missing) is fitted by scikit-learn itself, so its errors and warnings are its ow
 
 from __future__ import annotations
 
-import functools
 import math
 import time
 import warnings
@@ -41,7 +40,7 @@ from sklearn.linear_model import LogisticRegression
 
 from ..reference_engine import warning_text
 from ._sklearn_compat import tested_version
-from .batched import FitOutcome, plain_fit
+from .batched import FitOutcome, compiled_loop, plain_fit
 
 __all__ = ["SagaJob", "covers_saga", "fit_predict_sagas"]
 
@@ -51,16 +50,6 @@ _LANE_BUDGET = 250_000
 _MAX_LANES = 64
 _INT32_MAX = np.iinfo(np.int32).max
 _NOT_CONVERGED = "The max_iter was reached which means the coef_ did not converge"
-
-
-@functools.cache
-def _kernel():
-    """The compiled loop, or None without numba (then scikit-learn fits every job)."""
-    try:
-        from ._compiled import saga_lanes
-    except ImportError:  # pragma: no cover - numba is a dependency
-        return None
-    return saga_lanes
 
 
 def covers_saga(estimator) -> bool:
@@ -90,7 +79,7 @@ def covers_saga(estimator) -> bool:
         and params.get("n_jobs") is None
         and isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
         and isinstance(params["max_iter"], int) and params["max_iter"] > 0
-        and _kernel() is not None)
+        and compiled_loop("saga_lanes") is not None)
 
 
 @dataclass
@@ -227,7 +216,7 @@ def _run_chunk(jobs, lanes, members: list[int], outcomes) -> None:
     params = first.estimator.get_params()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # numba's own (caching) notices are not the fit's
-        _kernel()(X, Y, width, n_classes > 2, lanes[members[0]].beta > 0,
+        compiled_loop("saga_lanes")(X, Y, width, n_classes > 2, lanes[members[0]].beta > 0,
                   np.array([lanes[j].step for j in members]),
                   np.array([lanes[j].alpha for j in members]),
                   np.array([lanes[j].beta for j in members]),
