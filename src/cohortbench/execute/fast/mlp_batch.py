@@ -142,7 +142,8 @@ def _run_chunk(jobs, members, outcomes) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         results = _train_group([jobs[j] for j in members])
-    if caught:
+    # numba's own notices (e.g. no writable cache directory) say nothing about the fits.
+    if any(not type(w.message).__module__.startswith("numba") for w in caught):
         # NumPy complained (overflow, invalid values) in some network: which one,
         # and with which words, only its own fit can tell.
         results = [_plain_fit(jobs[j]) for j in members]
