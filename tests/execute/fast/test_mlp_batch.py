@@ -130,11 +130,14 @@ def test_untested_scikit_learn_versions_fit_networks_one_by_one(monkeypatch):
     assert not covers_mlp(MLPClassifier(random_state=0))
 
 
-def test_compiled_adam_step_equals_numpy_and_warns_where_numpy_would():
+def test_compiled_adam_step_equals_numpy_and_warns_where_numpy_would(monkeypatch):
     from cohortbench.execute.fast import mlp_batch
 
+    calls, loop = [], mlp_batch.compiled_loop
+    monkeypatch.setattr(mlp_batch, "compiled_loop", lambda name: (
+        lambda *args: calls.append(name) or loop(name)(*args)))
     rng = np.random.default_rng(8)
-    shapes = [(3, 4, 5), (3, 5)]
+    shapes = [(3, 50, 50), (3, 50)]  # over _COMPILED_ADAM_FROM: the compiled step runs
     params = [rng.standard_normal(s) for s in shapes]
     grads = [rng.standard_normal(s) for s in shapes]
     compiled = mlp_batch._Adam([p.copy() for p in params], 1e-3, 0.9, 0.999, 1e-8)
@@ -145,6 +148,7 @@ def test_compiled_adam_step_equals_numpy_and_warns_where_numpy_would():
         plain.update(want, [np.asfortranarray(g) for g in grads])  # not C-contiguous: NumPy path
     for a, b in zip(got + compiled.ms + compiled.vs, want + plain.ms + plain.vs):
         np.testing.assert_array_equal(a, b)
+    assert len(calls) == 3 * len(shapes)  # the compiled step ran, once per array and step
     grads[0][0, 0, 0] = 1e200  # its square overflows
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
