@@ -348,7 +348,7 @@ def _step(Xb, Yb, coefs, intercepts, alpha, softmax, adam, n_rows):
         intercept_grads[i] = np.sum(delta, axis=1) / n_rows
         if i > 0:
             delta = np.matmul(delta, coefs[i].transpose(0, 2, 1))
-            np.copyto(delta, 0.0, where=activations[i] == 0)  # delta[a == 0] = 0, faster
+            np.copyto(delta, 0.0, where=activations[i] == 0)  # delta[a == 0] = 0
     adam.update(coefs + intercepts, coef_grads + intercept_grads)
     return loss
 
