@@ -58,6 +58,12 @@ def _fmax(x, y):
 
 
 @njit(**_OPTIONS)
+def _soft_threshold(x, shrinkage):
+    # sag_fast's _soft_thresholding64.
+    return _fmax(x - shrinkage, 0.0) - _fmax(-x - shrinkage, 0.0)
+
+
+@njit(**_OPTIONS)
 def _pending(cum, cum_prox, cum_sums, cum_sums_prox, step, last_update, width):
     """lagged_update's gradient and L1 sums for a feature last updated at ``last_update``."""
     L = cum_sums.shape[1]
@@ -127,7 +133,7 @@ def saga_lanes(X, Y, width, multinomial, prox, step, alpha, beta, max_iter, tol,
                     for m in range(KL):
                         w = W[j, m] - cum[m] * sum_grad[j, m]
                         if prox:
-                            w = _fmax(w - cum_prox[m], 0.0) - _fmax(-w - cum_prox[m], 0.0)
+                            w = _soft_threshold(w, cum_prox[m])
                         W[j, m] = w
                         acc[m] += w * X[row, j, 0 if shared else m]
                 last_update = s
@@ -176,7 +182,7 @@ def saga_lanes(X, Y, width, multinomial, prox, step, alpha, beta, max_iter, tol,
             for m in range(KL):
                 correction = grad[m] - grad_memory[row, m]
                 intercept_sum_grad[m] += correction
-                correction *= step_m[m] * (1.0 - 1.0 / num_seen)
+                correction *= step_m[m] * factor
                 intercept[m] -= (step_m[m] * intercept_sum_grad[m] / num_seen * 1.0) + correction
                 if not np.isfinite(intercept[m]):
                     status_out[m % L] = -1
@@ -196,7 +202,7 @@ def saga_lanes(X, Y, width, multinomial, prox, step, alpha, beta, max_iter, tol,
             for m in range(KL):
                 w = W[j, m] - cum[m] * sum_grad[j, m]
                 if prox:
-                    w = _fmax(w - cum_prox[m], 0.0) - _fmax(-w - cum_prox[m], 0.0)
+                    w = _soft_threshold(w, cum_prox[m])
                 W[j, m] = w * wscale_m[m]
         for j in range(p):
             for m in range(KL):

@@ -175,14 +175,16 @@ class _Adam:
         self.t = 0
         self.ms = [np.zeros_like(p) for p in params]
         self.vs = [np.zeros_like(p) for p in params]
+        # The shapes are fixed for the whole training: decide once.
+        self.compiled = (compiled_loop("adam_step")
+                         if params[0][0].size >= _COMPILED_ADAM_FROM else None)
 
     def update(self, params, grads):
         self.t += 1
         lr = self.lr_init * np.sqrt(1 - self.beta_2 ** self.t) / (1 - self.beta_1 ** self.t)
-        step = compiled_loop("adam_step")
-        arrays = params + grads + self.ms + self.vs
-        if (step is not None and params[0][0].size >= _COMPILED_ADAM_FROM
-                and all(a.flags.c_contiguous for a in arrays)):
+        step = self.compiled
+        if step is not None and all(a.flags.c_contiguous
+                                    for a in params + grads + self.ms + self.vs):
             # One compiled pass per array instead of ten NumPy temporaries (same numbers).
             finite = [step(param, m, v, g, self.beta_1, self.beta_2, float(lr), self.epsilon)
                       for param, m, v, g in zip(params, self.ms, self.vs, grads)]

@@ -29,6 +29,7 @@ missing) is fitted by scikit-learn itself, so its errors and warnings are its ow
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import warnings
@@ -111,6 +112,17 @@ class _Lane:
     beta: float
     seed: int
 
+    @property
+    def width(self) -> int:
+        """Columns of weights per feature: one per class, or one for two classes."""
+        return len(self.classes) if len(self.classes) > 2 else 1
+
+
+@functools.lru_cache(maxsize=64)
+def _dataset_seed(random_state: int) -> int:
+    """The seed ``make_dataset`` draws for ``SequentialDataset64`` from ``random_state``."""
+    return int(np.random.RandomState(random_state).randint(1, _INT32_MAX))
+
 
 def _lane(job: SagaJob) -> _Lane | None:
     """The solver's inputs for ``job``, as scikit-learn computes them (None: fit it plainly)."""
@@ -123,8 +135,7 @@ def _lane(job: SagaJob) -> _Lane | None:
             or not np.isfinite(train).all()):
         return None
     n = train.shape[0]
-    params = job.estimator.get_params()
-    C, l1_ratio = params["C"], params["l1_ratio"]
+    C, l1_ratio = job.estimator.C, job.estimator.l1_ratio  # get_params is slow per fit
     multinomial = len(classes) > 2
     if multinomial:
         target = np.searchsorted(classes, job.y_train).astype(np.float64)
@@ -139,8 +150,8 @@ def _lane(job: SagaJob) -> _Lane | None:
                               n_samples=n, is_saga=True)
     if step * alpha == 1:
         return None
-    seed = np.random.RandomState(params["random_state"]).randint(1, _INT32_MAX)
-    return _Lane(classes, target, float(step), alpha, beta, int(seed))
+    return _Lane(classes, target, float(step), alpha, beta,
+                 _dataset_seed(int(job.estimator.random_state)))
 
 
 def fit_predict_sagas(jobs: list[SagaJob]) -> list[FitOutcome]:
@@ -166,21 +177,18 @@ def fit_predict_sagas(jobs: list[SagaJob]) -> list[FitOutcome]:
         if lanes[j] is None:
             outcomes[j] = _plain_fit(job, time.perf_counter() - start)
             continue
-        p = job.estimator.get_params()
-        key = (job.train.shape, len(lanes[j].classes), lanes[j].seed, int(p["max_iter"]),
-               float(p["tol"]))
+        key = (job.train.shape, len(lanes[j].classes), lanes[j].seed,
+               int(job.estimator.max_iter), float(job.estimator.tol))
         groups.setdefault(key, []).append(j)
     for members in groups.values():
-        for chunk in _chunks(jobs, members):
+        for chunk in _chunks(jobs, lanes[members[0]].width, members):
             _run_chunk(jobs, lanes, chunk, outcomes)
     return outcomes
 
 
-def _chunks(jobs, members: list[int]) -> list[list[int]]:
+def _chunks(jobs, width: int, members: list[int]) -> list[list[int]]:
     """Lanes that run together: those sharing one matrix first, then the others."""
     n, p = jobs[members[0]].train.shape
-    n_classes = len(np.unique(jobs[members[0]].y_train))  # the same for the whole group
-    width = n_classes if n_classes > 2 else 1
     by_matrix: dict[int, list[int]] = {}
     for j in members:
         by_matrix.setdefault(id(jobs[j].train), []).append(j)
@@ -201,8 +209,8 @@ def _run_chunk(jobs, lanes, members: list[int], outcomes) -> None:
     first = jobs[members[0]]
     n, p = first.train.shape
     n_lanes = len(members)
-    n_classes = len(lanes[members[0]].classes)
-    width = n_classes if n_classes > 2 else 1
+    lane = lanes[members[0]]
+    width = lane.width
     if all(jobs[j].train is first.train for j in members):
         X = first.train[:, :, None].copy()  # writable: one compiled signature for all
     else:
@@ -213,15 +221,14 @@ def _run_chunk(jobs, lanes, members: list[int], outcomes) -> None:
     B = np.zeros((width, n_lanes))
     n_iter = np.zeros(n_lanes, dtype=np.int64)
     status = np.zeros(n_lanes, dtype=np.int64)
-    params = first.estimator.get_params()
+    per_lane = [np.array([getattr(lanes[j], name) for j in members])
+                for name in ("step", "alpha", "beta")]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # numba's own (caching) notices are not the fit's
-        compiled_loop("saga_lanes")(X, Y, width, n_classes > 2, lanes[members[0]].beta > 0,
-                  np.array([lanes[j].step for j in members]),
-                  np.array([lanes[j].alpha for j in members]),
-                  np.array([lanes[j].beta for j in members]),
-                  int(params["max_iter"]), float(params["tol"]), lanes[members[0]].seed,
-                  W, B, n_iter, status)
+        compiled_loop("saga_lanes")(
+            X, Y, width, len(lane.classes) > 2, lane.beta > 0, *per_lane,
+            int(first.estimator.max_iter), float(first.estimator.tol), lane.seed,
+            W, B, n_iter, status)
     share = (time.perf_counter() - start) / n_lanes
     for l, j in enumerate(members):
         if status[l] != 0:
