@@ -26,20 +26,25 @@ The weights are ``dual_coef_ @ support vectors``, exactly how ``SVR.coef_`` is
 defined.
 
 Unscaled data: on raw values (row and column scaling ``none``) libsvm may need up to
-~3e8 iterations for the last few dozen fits of a path. This module deliberately
-keeps libsvm there too: any other QP method stops at a different point inside
-libsvm's tolerance and could change which feature is eliminated, i.e. the result.
-Such paths stay solver-bound (sharing still saves the repeats across k, reducers
-and classifiers); see benchmarks/RESULTS.md.
+~3e8 iterations for the last few dozen fits of a path. Those fits must stay
+libsvm's: its float32 kernel values cannot meet the stopping tolerance on entries of
+~10^7, so it stops far from the optimum (in ~97 % of the sampled hard fits, a
+solution worse than the zero vector; ``benchmarks/bench_rfe_raw.py``) and the
+feature it eliminates is set by its own rounding, which no other QP method
+reproduces. Every fit therefore runs libsvm's own iterations, compiled
+(:mod:`._svr_smo`, identical ``alpha`` and iteration counts, ~1.6x faster than the
+library on these fits); sharing still saves the repeats across k, reducers and
+classifiers.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
-from ._sklearn_compat import svr_precomputed_dual
+from ._sklearn_compat import svr_precomputed_dual, tested_version
 from .kernel_svm import libsvm_gram
 
 __all__ = ["RFEPath", "rfe_path"]
@@ -81,6 +86,34 @@ class RFEPath:
         n_removed = max(self.n_features - k, 0)
         mask[self.eliminated[:n_removed]] = False
         return mask
+
+
+@lru_cache(maxsize=1)
+def _compiled_smo():
+    """libsvm's SVR solver compiled (:mod:`._svr_smo`), or None where it is not libsvm's."""
+    if not tested_version("sklearn"):
+        return None
+    try:
+        from ._svr_smo import svr_smo
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return None
+    return svr_smo
+
+
+def svr_dual(gram, y, *, C=1.0, epsilon=0.1, tol=1e-3):
+    """``SVR(kernel="precomputed", C=C, epsilon=epsilon, tol=tol).fit(gram, y)``'s dual.
+
+    Returns ``(support, dual_coef, n_iter)`` as :func:`svr_precomputed_dual` does,
+    from the compiled solver when the installed scikit-learn is one it mirrors.
+    """
+    smo = _compiled_smo()
+    if smo is None:
+        return svr_precomputed_dual(gram, y, C=C, epsilon=epsilon, tol=tol)
+    coef = np.zeros(len(y))
+    n_iter = smo(np.ascontiguousarray(gram), y, float(C), float(epsilon), float(tol), -1,
+                 coef)
+    support = np.flatnonzero(coef).astype(np.int32)
+    return support, coef[support][None, :], int(n_iter)
 
 
 def rfe_path(X, y, k_min: int, *, C: float = 1.0, epsilon: float = 0.1,
@@ -148,7 +181,7 @@ def rfe_path(X, y, k_min: int, *, C: float = 1.0, epsilon: float = 0.1,
                 gram = block @ block.T
                 trace_at_recompute = np.trace(gram)
                 since_recompute = 0
-            solve = svr_precomputed_dual(gram, y, C=C, epsilon=epsilon, tol=tol)
+            solve = svr_dual(gram, y, C=C, epsilon=epsilon, tol=tol)
             if solve[2] <= hard_iterations:
                 support, dual_coef, last_iterations = solve
                 # w = dual_coef_ @ support_vectors_ (SVR.coef_), as a product over all
@@ -167,7 +200,7 @@ def rfe_path(X, y, k_min: int, *, C: float = 1.0, epsilon: float = 0.1,
             gram = libsvm_gram(block)
             trace_at_recompute = np.trace(gram)
             since_recompute = 0
-            support, dual_coef, last_iterations = svr_precomputed_dual(
+            support, dual_coef, last_iterations = svr_dual(
                 gram, y, C=C, epsilon=epsilon, tol=tol)
             importances = np.square((dual_coef @ block[support])[0])
         # argmin == first of a stable argsort: the lowest index among equal minima.
