@@ -80,3 +80,21 @@ def test_rfe_path_same_with_and_without_the_compiled_solver(monkeypatch):
     monkeypatch.setattr(rfe_module, "_compiled_smo", lambda: None)
     library = rfe_module.rfe_path(X, y, 3).eliminated
     np.testing.assert_array_equal(compiled, library)
+
+
+def test_compiled_solver_refused_where_the_installed_libsvm_rounds_otherwise(monkeypatch):
+    def other_libsvm(gram, y, **params):  # what a differently compiled build could return
+        support, dual_coef, n_iter = real(gram, y, **params)
+        return support, dual_coef, n_iter + 1
+
+    real = rfe_module.svr_precomputed_dual
+    monkeypatch.setattr(rfe_module, "svr_precomputed_dual", other_libsvm)
+    rfe_module._compiled_smo.cache_clear()
+    try:
+        assert rfe_module._compiled_smo() is None
+        support, dual_coef, _ = rfe_module.svr_dual(*_problem(1, 29, 8, 1.0, 1.0))
+        assert len(support) == dual_coef.shape[1] > 0  # the library answered
+    finally:
+        rfe_module._compiled_smo.cache_clear()
+    monkeypatch.undo()
+    assert rfe_module._compiled_smo() is not None
