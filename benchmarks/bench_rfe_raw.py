@@ -16,7 +16,9 @@ the training labels. For each path:
    for the "hard" fits (> 20,000 iterations) the SVR's primal objective
    ``||w||^2 / 2 + C sum max(0, |y - Xw - b| - epsilon)`` at libsvm's ``w`` (with
    the best ``b``) against the same objective at ``w = 0``. A solver that had reached
-   its optimum could never be worse than ``w = 0``.
+   its optimum could never be worse than ``w = 0``. Also the largest KKT violation
+   (libsvm's own stopping measure, tolerance 1e-3) of libsvm's dual coefficients on
+   the float64 kernel and on the float32 copy libsvm iterates on (``Qfloat``).
 
 Run:  python benchmarks/bench_rfe_raw.py [--paths 6] [--seed 0]
 """
@@ -32,6 +34,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from cohortbench.data.synthetic import make_synthetic_cohort
+from cohortbench.execute.fast.kernel_svm import libsvm_gram
 
 # the package re-exports the function rfe_path under the module's name
 rfe_module = importlib.import_module("cohortbench.execute.fast.rfe_path")
@@ -56,6 +59,18 @@ def _objective(w, X, y, C=1.0, epsilon=0.1):
     candidates = np.r_[residual - epsilon, residual + epsilon]
     losses = np.maximum(0.0, np.abs(residual[None, :] - candidates[:, None]) - epsilon)
     return 0.5 * w @ w + C * losses.sum(axis=1).min()
+
+
+def _kkt_violation(K, y, beta, C=1.0, epsilon=0.1):
+    """max over I_up of -y G minus min over I_low of -y G, libsvm's stopping measure."""
+    n = len(y)
+    alpha = np.r_[np.maximum(beta, 0.0), np.maximum(-beta, 0.0)]
+    sign = np.r_[np.ones(n), -np.ones(n)]
+    Kb = K @ beta
+    G = np.r_[Kb + epsilon - y, -Kb + epsilon + y]
+    up = ((sign > 0) & (alpha < C)) | ((sign < 0) & (alpha > 0))
+    low = ((sign > 0) & (alpha > 0)) | ((sign < 0) & (alpha < C))
+    return np.max(-sign[up] * G[up]) - np.min(-sign[low] * G[low])
 
 
 def _timed_path(X, y, compiled: bool):
@@ -83,8 +98,13 @@ def _reference_tail(X, y, path):
             warnings.simplefilter("ignore")
             model = SVR(kernel="linear").fit(block, y)
         w = model.coef_[0]
+        beta = np.zeros(n)
+        beta[model.support_] = model.dual_coef_[0]
+        K = libsvm_gram(np.ascontiguousarray(block))  # the kernel values libsvm computes
+        K32 = K.astype(np.float32).astype(np.float64)
         rows.append((width, int(model.n_iter_), _objective(w, block, y),
-                     _objective(np.zeros_like(w), block, y)))
+                     _objective(np.zeros_like(w), block, y),
+                     _kkt_violation(K, y, beta), _kkt_violation(K32, y, beta)))
     return rows
 
 
@@ -137,6 +157,10 @@ def main(argv=None):
               f"iterations (max {iterations.max():,})")
         print(f"primal objective at libsvm's w / at w = 0: median {np.median(ratio):.2f}, "
               f"max {ratio.max():.1f}; worse than w = 0 in {(ratio > 1).sum()}/{len(hard)} fits")
+        exact, rounded = np.array([r[4] for r in hard]), np.array([r[5] for r in hard])
+        print(f"KKT violation of libsvm's answer (tolerance 1e-3): on the float64 kernel median "
+              f"{np.median(exact):.3g} (max {exact.max():.3g}); on libsvm's float32 copy median "
+              f"{np.median(rounded):.3g} (max {rounded.max():.3g})")
 
 
 if __name__ == "__main__":

@@ -27,14 +27,16 @@ defined.
 
 Unscaled data: on raw values (row and column scaling ``none``) libsvm may need up to
 ~3e8 iterations for the last few dozen fits of a path. Those fits must stay
-libsvm's: its float32 kernel values cannot meet the stopping tolerance on entries of
-~10^7, so it stops far from the optimum (in 45 of 48 sampled fits of > 20,000 iterations, at a
-solution worse than the zero vector; ``benchmarks/bench_rfe_raw.py``) and the
-feature it eliminates is set by its own rounding, which no other QP method
-reproduces. Every fit therefore runs libsvm's own iterations, compiled
-(:mod:`._svr_smo`, identical ``alpha`` and iteration counts, ~1.6x faster than the
-library on these fits); sharing still saves the repeats across k, reducers and
-classifiers.
+libsvm's. libsvm iterates on a float32 copy of the kernel (entries ~5e7 here,
+rounded by up to ~2), and once the columns left no longer outnumber the subjects
+the optimum of that rounded problem is far from the real one: its answers meet the
+1e-3 tolerance on the float32 kernel, but their KKT violation on the float64 kernel
+is ~16, and in 45 of 48 sampled fits of > 20,000 iterations they are worse than the
+zero vector (``benchmarks/bench_rfe_raw.py``). The feature eliminated there is thus
+set by libsvm's own rounding, which no other QP method reproduces. Every fit
+therefore runs libsvm's own iterations, compiled (:mod:`._svr_smo`, identical
+``alpha`` and iteration counts, ~1.6x faster than the library on these fits);
+sharing still saves the repeats across k, reducers and classifiers.
 """
 
 from __future__ import annotations
