@@ -213,10 +213,13 @@ def svr_smo(K, target, C_value, epsilon, tol, max_iter, out):
         C[k + n] = C_value * 1.0
         QD[k] = K[k, k]
         QD[k + n] = K[k, k]
-    for a in range(ll):
-        for b in range(ll):
-            value = np.float32(K[a % n, b % n])
-            Q[a, b] = value if y[a] == y[b] else -value
+    for a in range(n):  # SVR_Q::get_Q's values: sign(a) sign(b) (Qfloat) K(a mod n, b mod n)
+        for b in range(n):
+            value = np.float32(K[a, b])
+            Q[a, b] = value
+            Q[a + n, b + n] = value
+            Q[a, b + n] = -value
+            Q[a + n, b] = -value
     alpha = np.zeros(ll)
     status = np.zeros(ll, dtype=np.int8)  # all at the lower bound
     active_set = np.arange(ll)

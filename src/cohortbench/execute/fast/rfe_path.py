@@ -123,16 +123,28 @@ def svr_dual(gram, y, *, C=1.0, epsilon=0.1, tol=1e-3):
     """``SVR(kernel="precomputed", C=C, epsilon=epsilon, tol=tol).fit(gram, y)``'s dual.
 
     Returns ``(support, dual_coef, n_iter)`` as :func:`svr_precomputed_dual` does,
-    from the compiled solver when the installed scikit-learn is one it mirrors.
+    from the compiled solver when the installed libsvm is one it mirrors.
+    """
+    coef, n_iter = _dual_coef(np.ascontiguousarray(gram), y, float(C), float(epsilon),
+                              float(tol))
+    support = np.flatnonzero(coef).astype(np.int32)
+    return support, coef[support][None, :], n_iter
+
+
+def _dual_coef(gram, y, C, epsilon, tol, max_iter=-1):
+    """The SVR's dual coefficient of every row (0 off the support) and its iterations.
+
+    With ``max_iter`` the compiled solver stops there (libsvm's own iterations up to
+    that point); the library, when it runs instead, always runs to the end.
     """
     smo = _compiled_smo()
-    if smo is None:
-        return svr_precomputed_dual(gram, y, C=C, epsilon=epsilon, tol=tol)
     coef = np.zeros(len(y))
-    n_iter = smo(np.ascontiguousarray(gram), y, float(C), float(epsilon), float(tol), -1,
-                 coef)
-    support = np.flatnonzero(coef).astype(np.int32)
-    return support, coef[support][None, :], int(n_iter)
+    if smo is None:
+        support, dual_coef, n_iter = svr_precomputed_dual(gram, y, C=C, epsilon=epsilon,
+                                                          tol=tol)
+        coef[support] = dual_coef[0]
+        return coef, n_iter
+    return coef, int(smo(gram, y, C, epsilon, tol, max_iter, coef))
 
 
 def rfe_path(X, y, k_min: int, *, C: float = 1.0, epsilon: float = 0.1,
@@ -180,7 +192,7 @@ def rfe_path(X, y, k_min: int, *, C: float = 1.0, epsilon: float = 0.1,
     n_steps = max(p - k_min, 0)
     eliminated = np.empty(n_steps, dtype=np.intp)
     alive = np.ones(p, dtype=bool)
-    dual_full = np.zeros(n)
+    C, epsilon, tol = float(C), float(epsilon), float(tol)
     # `block` holds the columns alive at the last recompute, contiguous; columns
     # eliminated since then stay in it, their importance masked to +inf.
     block_cols = np.arange(p)
@@ -191,7 +203,7 @@ def rfe_path(X, y, k_min: int, *, C: float = 1.0, epsilon: float = 0.1,
     since_recompute = 0
     last_iterations = 0
     for step in range(n_steps):
-        solve = None
+        fitted = False
         if p - step > exact_below and last_iterations <= hard_iterations:
             if since_recompute >= recompute_every or np.trace(gram) < 0.5 * trace_at_recompute:
                 block_cols = np.flatnonzero(alive)
@@ -200,18 +212,15 @@ def rfe_path(X, y, k_min: int, *, C: float = 1.0, epsilon: float = 0.1,
                 gram = block @ block.T
                 trace_at_recompute = np.trace(gram)
                 since_recompute = 0
-            solve = svr_dual(gram, y, C=C, epsilon=epsilon, tol=tol)
-            if solve[2] <= hard_iterations:
-                support, dual_coef, last_iterations = solve
+            # A fit past hard_iterations is redone below: no need to finish it here.
+            dual_full, iterations = _dual_coef(gram, y, C, epsilon, tol, hard_iterations + 1)
+            if iterations <= hard_iterations:
+                fitted, last_iterations = True, iterations
                 # w = dual_coef_ @ support_vectors_ (SVR.coef_), as a product over all
                 # rows with zero weight off the support (same value, no row copies).
-                dual_full[:] = 0.0
-                dual_full[support] = dual_coef[0]
                 importances = np.square(dual_full @ block)
                 importances[dead_in_block] = np.inf
-            else:
-                solve = None
-        if solve is None:
+        if not fitted:
             # The reference's own fit: SVR(kernel="linear") on X[:, features].
             block_cols = np.flatnonzero(alive)
             block = np.ascontiguousarray(X[:, block_cols])
