@@ -112,7 +112,7 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory.")):
 def demo(
     out: Path = typer.Option(Path("cohortbench-demo"), "--out", help="Where to write the cohort and the run."),
     quick: bool = typer.Option(False, "--quick", help="A reduced study for a first look (about a minute)."),
-    full: bool = typer.Option(False, "--full", help="The published study, unreduced (~6 h on 2 cores; resumable)."),
+    full: bool = typer.Option(False, "--full", help="The published study, unreduced (~5 h on 2 cores; resumable)."),
     jobs: Optional[int] = typer.Option(None, "--jobs", help="Local worker processes (default: all cores)."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
     engine: str = typer.Option("fast", "--engine", help="fast (exact, shares work) | reference (plain scikit-learn)"),
@@ -121,7 +121,7 @@ def demo(
     if engine not in ("reference", "fast"):
         raise CohortbenchError(f"--engine must be 'reference' or 'fast', not '{engine}'")
     if full and not quick:
-        _say("running the full published study: about 6 hours on a 2-core laptop for this cohort "
+        _say("running the full published study: about 5 hours on a 2-core laptop for this cohort "
              "(benchmarks/RESULTS.md); interrupt at any time and run the same command again to resume")
     outcome, notes = api.demo(out, quick=quick, full=full, jobs=jobs, quiet=quiet, engine=engine)
     if notes:
