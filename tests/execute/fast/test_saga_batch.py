@@ -95,3 +95,26 @@ def test_covers_only_what_the_lanes_reproduce():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert not covers_saga(_saga(C=np.inf))
+
+
+def test_lanes_refused_where_the_installed_sag64_rounds_otherwise(monkeypatch):
+    from cohortbench.execute.fast import saga_batch
+
+    estimator = LogisticRegression(solver="saga", l1_ratio=1.0, random_state=0)
+    assert saga_batch._lanes_match_library() and saga_batch.covers_saga(estimator)
+    real = saga_batch.fit_predict_sagas
+
+    def one_ulp_off(jobs):  # what a differently compiled sag64 could disagree by
+        outcomes = real(jobs)
+        coef, intercept = outcomes[0].weights
+        outcomes[0].weights = (np.nextafter(coef, np.inf), intercept)
+        return outcomes
+
+    monkeypatch.setattr(saga_batch, "fit_predict_sagas", one_ulp_off)
+    saga_batch._lanes_match_library.cache_clear()
+    try:
+        assert not saga_batch.covers_saga(estimator)
+    finally:
+        saga_batch._lanes_match_library.cache_clear()
+    monkeypatch.undo()
+    assert saga_batch.covers_saga(estimator)

@@ -36,6 +36,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
@@ -80,7 +81,32 @@ def covers_saga(estimator) -> bool:
         and params.get("n_jobs") is None
         and isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
         and isinstance(params["max_iter"], int) and params["max_iter"] > 0
-        and compiled_loop("saga_lanes") is not None)
+        and compiled_loop("saga_lanes") is not None and _lanes_match_library())
+
+
+@functools.lru_cache(maxsize=1)
+def _lanes_match_library() -> bool:
+    """Whether the lanes reproduce the installed ``sag64`` on a fixed small problem.
+
+    Asked once: a scikit-learn built to round otherwise (e.g. with fused multiply-add,
+    as some ARM builds are) would take other steps, and every fit then runs plainly.
+    """
+    rng = np.random.default_rng(4)
+    train = rng.normal(size=(24, 7)) * 3.0 + 1.0
+    test = rng.normal(size=(5, 7))
+    labels = np.arange(24) % 3
+    jobs = [SagaJob(LogisticRegression(solver="saga", l1_ratio=ratio, C=C, max_iter=40,
+                                       random_state=0), train, test, y)
+            for ratio, C, y in ((1.0, 0.5, labels), (0.5, 2.0, labels), (1.0, 1.0, labels % 2))]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the fits stop at max_iter on purpose
+        outcomes = fit_predict_sagas(jobs)
+        models = [clone(job.estimator).fit(train, job.y_train) for job in jobs]
+    return all(
+        out.n_iter == model.n_iter_[0] and len(out.weights) == 2
+        and np.array_equal(out.weights[0], model.coef_)
+        and np.array_equal(out.weights[1], model.intercept_)
+        for out, model in zip(outcomes, models))
 
 
 @dataclass
