@@ -51,6 +51,19 @@ def _swap(Q, QD, y, G, status, alpha, p, active_set, G_bar, C, i, j):
 
 
 @njit(cache=True, error_model="numpy")
+def _obj_diff(grad_diff, quad_coef):
+    """The objective decrease of a candidate pair (``TAU`` for a non-positive curvature)."""
+    return -(grad_diff * grad_diff) / (quad_coef if quad_coef > 0 else _TAU)
+
+
+@njit(cache=True, error_model="numpy")
+def _add_row(G_bar, Q, i, factor):
+    """``G_bar += factor * Q_i`` (libsvm's ``-=`` with ``C`` is ``+=`` with ``-C``, exactly)."""
+    for k in range(G_bar.shape[0]):
+        G_bar[k] += factor * np.float64(Q[i, k])
+
+
+@njit(cache=True, error_model="numpy")
 def _select(Q, QD, y, G, status, active_size, tol):
     """``Solver::select_working_set``: ``(i, j)``, or ``(-1, -1)`` when optimal."""
     Gmax = -_INF
@@ -78,10 +91,7 @@ def _select(Q, QD, y, G, status, active_size, tol):
                         Gmax2 = G[j]
                     if grad_diff > 0:
                         quad_coef = QDi + QD[j] - two_yi * np.float64(Q[i, j])
-                        if quad_coef > 0:
-                            obj_diff = -(grad_diff * grad_diff) / quad_coef
-                        else:
-                            obj_diff = -(grad_diff * grad_diff) / _TAU
+                        obj_diff = _obj_diff(grad_diff, quad_coef)
                         if obj_diff <= obj_diff_min:
                             Gmin_idx = j
                             obj_diff_min = obj_diff
@@ -91,10 +101,7 @@ def _select(Q, QD, y, G, status, active_size, tol):
                     Gmax2 = -G[j]
                 if grad_diff > 0:
                     quad_coef = QDi + QD[j] + two_yi * np.float64(Q[i, j])
-                    if quad_coef > 0:
-                        obj_diff = -(grad_diff * grad_diff) / quad_coef
-                    else:
-                        obj_diff = -(grad_diff * grad_diff) / _TAU
+                    obj_diff = _obj_diff(grad_diff, quad_coef)
                     if obj_diff <= obj_diff_min:
                         Gmin_idx = j
                         obj_diff_min = obj_diff
@@ -203,14 +210,12 @@ def svr_smo(K, target, C_value, epsilon, tol, max_iter, out):
     QD = np.empty(ll)
     y = np.empty(ll, dtype=np.int8)
     p = np.empty(ll)
-    C = np.empty(ll)
+    C = np.full(ll, C_value)  # C * sample weight 1
     for k in range(n):
         y[k] = 1
         y[k + n] = -1
         p[k] = epsilon - target[k]
         p[k + n] = epsilon + target[k]
-        C[k] = C_value * 1.0
-        C[k + n] = C_value * 1.0
         QD[k] = K[k, k]
         QD[k + n] = K[k, k]
     for a in range(n):  # SVR_Q::get_Q's values: sign(a) sign(b) (Qfloat) K(a mod n, b mod n)
@@ -308,19 +313,9 @@ def svr_smo(K, target, C_value, epsilon, tol, max_iter, out):
         status[i] = _status(alpha[i], C_i)
         status[j] = _status(alpha[j], C_j)
         if ui != (status[i] == _UPPER):
-            if ui:
-                for k in range(ll):
-                    G_bar[k] -= C_i * np.float64(Q[i, k])
-            else:
-                for k in range(ll):
-                    G_bar[k] += C_i * np.float64(Q[i, k])
+            _add_row(G_bar, Q, i, -C_i if ui else C_i)
         if uj != (status[j] == _UPPER):
-            if uj:
-                for k in range(ll):
-                    G_bar[k] -= C_j * np.float64(Q[j, k])
-            else:
-                for k in range(ll):
-                    G_bar[k] += C_j * np.float64(Q[j, k])
+            _add_row(G_bar, Q, j, -C_j if uj else C_j)
 
     final = np.empty(ll)
     for k in range(ll):
