@@ -197,6 +197,7 @@ def saga_lanes(X, Y, width, multinomial, prox, step, alpha, beta, max_iter, tol,
                 if wscale[l] < 1e-9:
                     status_out[l] = -2
         # scale_weights: the pending step of every feature, then the weight scale.
+        # (Written out as in the step loop: one shared helper measured ~40 % slower.)
         _pending(cum, cum_prox, cum_sums, cum_sums_prox, n, last_update, width)
         for j in range(p):
             for m in range(KL):
