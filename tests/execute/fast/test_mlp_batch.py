@@ -158,3 +158,17 @@ def test_compiled_adam_step_equals_numpy_and_warns_where_numpy_would(monkeypatch
         warnings.simplefilter("always")
         plain.update(want, [np.asfortranarray(g) for g in grads])
     assert any(w.category is RuntimeWarning for w in caught)
+
+
+@pytest.mark.parametrize("batch_size", ["auto", 7])
+def test_one_input_column_per_network_is_fitted_as_scikit_learn_fits_it(batch_size):
+    # The study's LDA on two classes gives each label vector its own single column.
+    rng = np.random.default_rng(42)
+    jobs = _problem_jobs(rng, 24, 1, 2, (100,), shared=False, n_jobs=4, max_iter=40,
+                         batch_size=batch_size)
+    for job, outcome in zip(jobs, fit_predict_mlps(jobs)):
+        model, predicted, _ = _reference(job)
+        for mine, theirs in zip(outcome.weights[0] + outcome.weights[1],
+                                model.coefs_ + model.intercepts_):
+            np.testing.assert_array_equal(mine, theirs)
+        np.testing.assert_array_equal(outcome.predicted, predicted)
