@@ -288,6 +288,9 @@ def main() -> None:
     parser.add_argument("--tune-pipeline", metavar="ROW/COLUMN/SELECTION/K/REDUCTION",
                         help="tune this pipeline (e.g. standard/standard/kbest/25/pca, what "
                              "--best-from-refine chose for seed 0) without the refine pass")
+    parser.add_argument("--shortlist", metavar="A,B,...",
+                        help="use these classifiers for the stages that take the shortlist instead "
+                             "of the screen's decision (what-if costs for other cohorts' shortlists)")
     parser.add_argument("--cores", type=int, nargs="+", default=(2, 32))
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (cohort seed is 0)")
     parser.add_argument("--json", type=Path)
@@ -330,6 +333,11 @@ def main() -> None:
                 decisions["shortlist"] = {"classifiers": shortlist, "reasons": reasons,
                                           "how": "shortlist_classifiers on real-label accuracies"}
                 print(f"shortlist (real labels, every fold, shortlist_classifiers): {shortlist}")
+                if args.shortlist:
+                    shortlist = [c for c in args.shortlist.split(",") if c]
+                    decisions["shortlist"] = {"classifiers": shortlist, "screen_would_pick":
+                                              decisions["shortlist"]["classifiers"], "how": "given (--shortlist)"}
+                    print(f"shortlist GIVEN (--shortlist), not the screen's: {shortlist}")
             elif full:
                 estimate = {ui: meter.run(problems[pkey(plan)], [p.config for p in plan], p_study)[0]
                             for ui, plan in enumerate(units)}
