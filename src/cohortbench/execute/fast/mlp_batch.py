@@ -258,10 +258,10 @@ def _train_group(jobs: list[MLPJob]):
         accumulated = np.zeros(len(ids))
         for batch in batches:
             rows = sample_idx[batch]
-            # C-ordered like scikit-learn's _safe_indexing copy: X[:, rows, :] alone puts the
-            # indexed axis first in memory, and with one input column NumPy then calls
-            # another BLAS routine for X_b.T @ delta, which rounds differently.
-            Xb = X[rows] if shared else np.ascontiguousarray(X[:, rows, :])
+            # C-ordered like scikit-learn's _safe_indexing copy (take, not X[:, rows, :],
+            # which puts the indexed axis first in memory: with one input column NumPy then
+            # calls another BLAS routine for X_b.T @ delta, which rounds differently).
+            Xb = X[rows] if shared else X.take(rows, axis=1)
             loss = _step(Xb, Y[:, rows, :], coefs, intercepts, alpha, softmax, adam,
                          batch.stop - batch.start)
             accumulated += loss * (batch.stop - batch.start)
