@@ -4,7 +4,16 @@ The public API is loaded lazily so that ``import cohortbench`` stays cheap and a
 command such as ``cohortbench validate`` does not import every engine.
 """
 
-__version__ = "0.1.0"
+def _installed_version() -> str:
+    import importlib.metadata as md
+
+    try:
+        return md.version("cohortbench")  # one source of truth: pyproject.toml
+    except md.PackageNotFoundError:  # pragma: no cover - a bare source tree
+        return "unknown"
+
+
+__version__ = _installed_version()
 
 _PUBLIC = {
     "load_study": "api", "validate": "api", "run": "api", "evaluate": "api", "status": "api",
