@@ -58,6 +58,8 @@ class EvaluationPredictions:
         The stored pooled confusion matrix (rows = true class, summed over repeats). When
         given, the intervals and accuracy come from it (exact for repeated k-fold);
         otherwise from the predicted labels.
+    description : str
+        How to name it for readers (stage, task, classifier, pipeline).
     """
 
     evaluation_id: str
@@ -67,10 +69,12 @@ class EvaluationPredictions:
     true_labels: tuple[str, ...]
     predicted_labels: tuple[str, ...]
     confusion: tuple[tuple[int, ...], ...] | None = None
+    description: str = ""
 
     @classmethod
     def from_frames(cls, evaluations: pd.DataFrame, predictions: pd.DataFrame,
-                    evaluation_id: str, confusion=None) -> "EvaluationPredictions":
+                    evaluation_id: str, confusion=None,
+                    description: str = "") -> "EvaluationPredictions":
         """Build from the exported ``evaluations`` and ``predictions`` tables."""
         row = evaluations.loc[evaluations["evaluation_id"] == evaluation_id]
         if len(row) != 1:
@@ -87,6 +91,7 @@ class EvaluationPredictions:
             predicted_labels=tuple(map(str, rows["predicted_label"])),
             confusion=None if confusion is None else tuple(tuple(int(v) for v in r)
                                                           for r in confusion),
+            description=description,
         )
 
     @property
@@ -132,6 +137,8 @@ class PairedComparison:
     intervals_a, intervals_b : EvaluationIntervals or None
     majority_vote : bool
         True when the predictions compared are majority votes over repeats.
+    description_a, description_b : str
+        The evaluations' descriptions (:attr:`EvaluationPredictions.description`).
     """
 
     comparable: bool
@@ -148,6 +155,8 @@ class PairedComparison:
     intervals_a: EvaluationIntervals | None = None
     intervals_b: EvaluationIntervals | None = None
     majority_vote: bool = False
+    description_a: str = ""
+    description_b: str = ""
 
 
 def mcnemar_exact(b: int, c: int) -> float:
@@ -225,7 +234,8 @@ def paired_comparison(a: EvaluationPredictions, b: EvaluationPredictions, *,
     """
     reason = _refusal(a, b, names)
     if reason:
-        return PairedComparison(False, reason, a.evaluation_id, b.evaluation_id, reason)
+        return PairedComparison(False, reason, a.evaluation_id, b.evaluation_id, reason,
+                                description_a=a.description, description_b=b.description)
     predicted_b = dict(zip(b.subjects, b.predicted_labels))
     right_a = [p == t for p, t in zip(a.predicted_labels, a.true_labels)]
     right_b = [predicted_b[s] == t for s, t in zip(a.subjects, a.true_labels)]
@@ -240,4 +250,5 @@ def paired_comparison(a: EvaluationPredictions, b: EvaluationPredictions, *,
         n_subjects=len(a.subjects), accuracy_a=intervals_a.accuracy.estimate,
         accuracy_b=intervals_b.accuracy.estimate, b=n_b, c=n_c, p_value=p,
         intervals_a=intervals_a, intervals_b=intervals_b, majority_vote=repeats > 1,
+        description_a=a.description, description_b=b.description,
     )
