@@ -52,70 +52,45 @@ def test_format_p():
 
 
 # ---------------------------------------------------------------- the verdict table
-def test_row_too_few_shuffles_states_the_floor():
-    v = verdict(0.7, 0.5, 0.85, 1 / 3, 1 / 3, 2, 12)
-    assert v.key == "too-few-shuffles"
-    assert v.sentence == (
+# (accuracy, ci_low, ci_high, p, family-wise p, P, N) -> key, exact sentence
+VERDICT_ROWS = [
+    pytest.param((0.7, 0.5, 0.85, 1 / 3, 1 / 3, 2, 12), "too-few-shuffles", (
         "Accuracy 0.700 (95 % interval 0.500–0.850): too few shuffles to tell; with 2 "
         "shuffled-label runs the smallest possible p-value is 1/3 = 0.333, so at least 19 "
-        "are needed for p ≤ 0.05.")
-
-
-def test_row_too_few_shuffles_even_with_an_extreme_z():
-    # The case: Z = 31 next to p = 0.25 with 3 shuffles is still "too few".
-    v = verdict(0.933, None, None, 0.25, 0.25, 3, 1)
-    assert v.key == "too-few-shuffles"
-    assert v.sentence == (
+        "are needed for p ≤ 0.05."), id="too-few"),
+    # the case: Z = 31 next to p = 0.25 with 3 shuffles is still "too few"
+    pytest.param((0.933, None, None, 0.25, 0.25, 3, 1), "too-few-shuffles", (
         "Accuracy 0.933: too few shuffles to tell; with 3 shuffled-label runs the smallest "
-        "possible p-value is 1/4 = 0.250, so at least 19 are needed for p ≤ 0.05.")
-
-
-def test_row_too_few_shuffles_without_any():
-    v = verdict(0.6, 0.42, 0.76, None, None, 0, 1)
-    assert v.key == "too-few-shuffles"
-    assert v.sentence == (
+        "possible p-value is 1/4 = 0.250, so at least 19 are needed for p ≤ 0.05."),
+        id="too-few-no-interval"),
+    pytest.param((0.6, 0.42, 0.76, None, None, 0, 1), "too-few-shuffles", (
         "Accuracy 0.600 (95 % interval 0.420–0.760): no shuffled-label runs were made, so "
         "whether it is above chance cannot be told; at least 19 shuffles are needed for "
-        "p ≤ 0.05.")
-
-
-def test_row_above_chance_familywise():
-    v = verdict(0.8, 0.627, 0.905, 0.01, 0.03, 99, 24)
-    assert v.key == "above-chance-familywise"
-    assert v.sentence == (
+        "p ≤ 0.05."), id="no-shuffles"),
+    pytest.param((0.8, 0.627, 0.905, 0.01, 0.03, 99, 24), "above-chance-familywise", (
         "Accuracy 0.800 (95 % interval 0.627–0.905) is above chance even after choosing the "
         "best of 24 configurations (family-wise p = 0.030; its own p = 0.010, the smallest "
-        "possible with 99 shuffles).")
-
-
-def test_row_above_chance_familywise_for_a_single_configuration():
-    v = verdict(0.8, 0.627, 0.905, 0.05, None, 19, 1)
-    assert v.key == "above-chance-familywise"
-    assert v.sentence == ("Accuracy 0.800 (95 % interval 0.627–0.905) is above chance "
-                          "(p = 0.050, the smallest possible with 19 shuffles).")
-
-
-def test_row_above_chance_alone():
-    v = verdict(0.733, 0.556, 0.858, 0.02, 0.34, 49, 36)
-    assert v.key == "above-chance-alone"
-    assert v.sentence == (
+        "possible with 99 shuffles)."), id="familywise"),
+    pytest.param((0.8, 0.627, 0.905, 0.05, None, 19, 1), "above-chance-familywise", (
+        "Accuracy 0.800 (95 % interval 0.627–0.905) is above chance (p = 0.050, the smallest "
+        "possible with 19 shuffles)."), id="familywise-single"),
+    pytest.param((0.733, 0.556, 0.858, 0.02, 0.34, 49, 36), "above-chance-alone", (
         "Accuracy 0.733 (95 % interval 0.556–0.858): this configuration alone is above "
         "chance (p = 0.020, the smallest possible with 49 shuffles), but not once the choice "
-        "among 36 configurations is accounted for (family-wise p = 0.340).")
+        "among 36 configurations is accounted for (family-wise p = 0.340)."), id="alone"),
+    pytest.param((0.567, 0.392, 0.726, 0.31, 0.92, 50, 8), "chance", (
+        "Accuracy 0.567 (95 % interval 0.392–0.726) is not distinguishable from chance "
+        "(p = 0.310, family-wise p = 0.920)."), id="chance"),
+    pytest.param((0.5, 0.332, 0.668, 0.45, None, 19, 1), "chance", (
+        "Accuracy 0.500 (95 % interval 0.332–0.668) is not distinguishable from chance "
+        "(p = 0.450)."), id="chance-single"),
+]
 
 
-def test_row_chance():
-    v = verdict(0.567, 0.392, 0.726, 0.31, 0.92, 50, 8)
-    assert v.key == "chance"
-    assert v.sentence == ("Accuracy 0.567 (95 % interval 0.392–0.726) is not distinguishable "
-                          "from chance (p = 0.310, family-wise p = 0.920).")
-
-
-def test_row_chance_for_a_single_configuration():
-    v = verdict(0.5, 0.332, 0.668, 0.45, None, 19, 1)
-    assert v.key == "chance"
-    assert v.sentence == ("Accuracy 0.500 (95 % interval 0.332–0.668) is not distinguishable "
-                          "from chance (p = 0.450).")
+@pytest.mark.parametrize("arguments, key, sentence", VERDICT_ROWS)
+def test_each_verdict_row_has_its_exact_sentence(arguments, key, sentence):
+    v = verdict(*arguments)
+    assert (v.key, v.sentence) == (key, sentence)
 
 
 @pytest.mark.parametrize("p, familywise_p, key", [
