@@ -61,8 +61,10 @@ __all__ = [
     "GRID_BINS",
 ]
 
-#: Bins of [0, 1] per class recall in the numerical convolution (bin width ~6e-5).
-GRID_BINS = 2**14
+#: Bins of [0, 1] per class recall in the numerical convolution. With 4096 (width 2.4e-4)
+#: the bounds agree with exact quantiles to ~1e-6 or better (the tests allow 2e-6 to 2e-5)
+#: in 3-5 ms per evaluation; 16384 bins cost 9-16 ms for no visible gain at 3 decimals.
+GRID_BINS = 2**12
 
 _METHODS = ("wilson", "exact")
 # Sums of 0/1 correctness that differ from a whole number by rounding only.
