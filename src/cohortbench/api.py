@@ -31,7 +31,7 @@ from .store.results_store import ResultsStore
 
 __all__ = [
     "load_study", "validate", "run", "evaluate", "status", "results", "export", "report",
-    "init", "demo", "summary_lines", "RunStatus", "default_out", "package_version",
+    "init", "demo", "summary_lines", "RunStatus", "default_out", "package_version", "compare",
 ]
 
 
@@ -369,3 +369,60 @@ def demo(out: str | Path = "cohortbench-demo", *, quick: bool = False, full: boo
         store.set_info("reductions", notes)
     report(run_dir)
     return outcome, notes
+
+
+def _match_evaluation_id(evaluation_ids, given: str, run_dir) -> str:
+    """The one evaluation id equal to ``given`` or starting with it."""
+    ids = [str(i) for i in evaluation_ids]
+    if given in ids:
+        return given
+    matches = [i for i in ids if i.startswith(given)] if given else []
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise RunError(f"the id prefix '{given}' matches {len(matches)} evaluations in {run_dir}; "
+                       "give more characters of the evaluation_id")
+    raise RunError(f"no evaluation in {run_dir} has an id starting with '{given}'; "
+                   f"the ids are in the evaluation_id column of `cohortbench export {run_dir}`")
+
+
+def compare(run_dir: str | Path, id_a: str, id_b: str, *, confidence: float = 0.95):
+    """Exact McNemar comparison of two evaluations on the same subjects and folds.
+
+    Parameters
+    ----------
+    run_dir : path
+        A run directory.
+    id_a, id_b : str
+        Evaluation ids (``evaluation_id`` of ``evaluations.csv``), whole or a unique prefix.
+    confidence : float
+        Of the accuracy and balanced-accuracy intervals shown with them.
+
+    Returns
+    -------
+    cohortbench.analyse.paired.PairedComparison
+        ``comparable`` is False, with a one-sentence ``reason``, when the two differ in
+        task, subjects, true labels or outer folds.
+
+    Raises
+    ------
+    RunError
+        No run directory, or an id that matches no evaluation or several.
+    """
+    from .analyse.familywise import describe_configuration
+    from .analyse.paired import EvaluationPredictions, paired_comparison
+
+    with _open_existing(run_dir) as store:
+        frames = export_frames(store)
+        evaluations = frames["evaluations"]
+        ids = [_match_evaluation_id(evaluations["evaluation_id"], str(given), run_dir)
+               for given in (id_a, id_b)]
+        confusions = [store.get_result(i).confusion for i in ids]
+    sides = []
+    for evaluation_id, confusion in zip(ids, confusions):
+        row = evaluations.loc[evaluations["evaluation_id"] == evaluation_id].iloc[0]
+        description = (f"{row['stage']} / {row['task']} / {row['classifier']} / "
+                       f"{describe_configuration(row)}")
+        sides.append(EvaluationPredictions.from_frames(
+            evaluations, frames["predictions"], evaluation_id, confusion, description))
+    return paired_comparison(*sides, confidence=confidence)

@@ -205,6 +205,32 @@ def demo(
     _finish(outcome, out / "run", quiet)
 
 
+@_command()
+def compare(run_dir: Path = typer.Argument(..., help="A run directory."),
+            id_a: str = typer.Argument(..., help="Evaluation id A (or a unique prefix)."),
+            id_b: str = typer.Argument(..., help="Evaluation id B (or a unique prefix).")):
+    """Paired comparison (exact McNemar) of two evaluations on the same subjects and folds."""
+    def interval_text(i) -> str:
+        return f"{i.estimate:.3f} ({100 * i.confidence:g} % interval {i.low:.3f}-{i.high:.3f})"
+
+    result = api.compare(run_dir, id_a, id_b)
+    if not result.comparable:
+        raise CohortbenchError(f"cannot compare: {result.reason}")
+    for name, evaluation_id, description, intervals in (
+            ("A", result.id_a, result.description_a, result.intervals_a),
+            ("B", result.id_b, result.description_b, result.intervals_b)):
+        _say(f"{name}: {evaluation_id}  {description}")
+        _say(f"   accuracy {interval_text(intervals.accuracy)}, "
+             f"balanced accuracy {interval_text(intervals.balanced_accuracy)}")
+    _say(f"subjects: {result.n_subjects} (same task, subjects and folds)")
+    _say(f"A right, B wrong: {result.b}")
+    _say(f"A wrong, B right: {result.c}")
+    _say(f"exact McNemar p = {result.p_value:.6g}")
+    _say(result.sentence)
+    _say("intervals and p treat subjects as independent, which cross-validated predictions are "
+         "not: read them as a lower bound on the uncertainty (docs/interpreting.md)")
+
+
 def _framework_error(exc: BaseException) -> str | None:
     """The one-line message of a command-line usage error, or None for anything else."""
     code = getattr(exc, "exit_code", None)
