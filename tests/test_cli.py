@@ -112,3 +112,78 @@ def test_the_full_demo_runs_the_published_study_unchanged(tmp_path):
     assert api.demo_study_file(study, full=True) == (study, [])
     reduced, notes = api.demo_study_file(study)
     assert reduced != study and any("label shuffles" in n for n in notes)
+
+
+# --------------------------------------------------------------------------- the CLI framework
+COHORTBENCH = str(Path(sys.executable).with_name("cohortbench"))
+
+
+def console(*args, **kwargs) -> subprocess.CompletedProcess:
+    """The installed console script, as a user runs it."""
+    return subprocess.run([COHORTBENCH, *map(str, args)], capture_output=True, text=True,
+                          timeout=300, **kwargs)
+
+
+def test_version():
+    import importlib.metadata as md
+
+    r = console("--version")
+    assert r.returncode == 0 and r.stdout.strip() == f"cohortbench {md.version('cohortbench')}"
+
+
+def test_a_bare_command_lists_the_commands():
+    r = console()
+    assert r.returncode == 0 and not r.stderr
+    for command in ("init", "validate", "run", "status", "export", "report", "demo", "compare"):
+        assert command in r.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (["frobnicate"], ["no such command 'frobnicate'", "cohortbench --help"]),
+    (["run"], ["missing argument", "study", "cohortbench run --help"]),
+    (["run", "x.yaml", "--jobz", "2"], ["no such option", "--jobz"]),
+    (["run", "x.yaml", "--jobs", "many"], ["'many'", "--jobs"]),
+    (["run", "x.yaml", "--jobs", "0"], ["--jobs", "1 or more", "(got 0)"]),
+    (["run", "x.yaml", "--jobs", "-3"], ["--jobs", "1 or more", "(got -3)"]),
+    (["demo", "--jobs", "0"], ["--jobs", "1 or more"]),
+])
+def test_usage_errors_are_one_line_and_exit_2(tmp_path, args, words):
+    r = console(*args, cwd=tmp_path)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr and "unexpected error" not in r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    assert not any(tmp_path.iterdir())  # nothing written (no demo directory either)
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_says_how_to_resume_and_exits_130(tmp_path, jobs):
+    import signal
+    import sqlite3
+    import time
+
+    from .conftest import write_tiny_study
+
+    study = write_tiny_study(tmp_path / "cohort", permutations=30)
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen([COHORTBENCH, "run", str(study), "--out", str(run_dir), "--jobs",
+                             jobs, "--quiet", "--engine", "reference"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with sqlite3.connect(run_dir / "results.sqlite") as con:
+                if con.execute("SELECT COUNT(*) FROM evaluations").fetchone()[0] >= 1:
+                    break
+        except sqlite3.Error:
+            pass
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err
+    assert err.strip().splitlines()[-1] == "interrupted; run the same command again to resume"
+    assert len(err.strip().splitlines()) == 1, err

@@ -125,6 +125,10 @@ def run(study_path: str | Path, out: str | Path | None = None, *, jobs: int | No
     return outcome
 
 
+#: Where a run leaves the traceback of a report that could not be built.
+REPORT_ERROR = "report-error.txt"
+
+
 def _report_safely(run_dir: Path) -> str | None:
     """Build the report; on failure return the reason (the results are safe in the store)."""
     try:
@@ -132,11 +136,8 @@ def _report_safely(run_dir: Path) -> str | None:
     except Exception as exc:  # noqa: BLE001 - a report bug must not hide finished results
         import traceback
 
-        (Path(run_dir) / "report-error.txt").write_text(traceback.format_exc(), encoding="utf-8")
+        (Path(run_dir) / REPORT_ERROR).write_text(traceback.format_exc(), encoding="utf-8")
         return f"{type(exc).__name__}: {exc}"
-    stale = Path(run_dir) / "report-error.txt"
-    if stale.exists():
-        stale.unlink()
     return None
 
 
@@ -300,8 +301,12 @@ def report(run_dir: str | Path) -> Path:
         "versions": _versions(),
         "reductions": info.get("reductions") or [],
     }
-    return build_report(run_dir, evaluations=frames["evaluations"], predictions=frames["predictions"],
+    path = build_report(run_dir, evaluations=frames["evaluations"], predictions=frames["predictions"],
                         nulls=frames["nulls"], context=context)
+    stale = run_dir / REPORT_ERROR  # an earlier failure, now mended
+    if stale.exists():
+        stale.unlink()
+    return path
 
 
 def init(directory: str | Path) -> Path:

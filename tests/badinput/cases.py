@@ -74,6 +74,33 @@ class Case:
 
 ROI = "GM_insula_L"   # a grey-matter ROI of the tiny cohort (in the GM parcellation)
 
+
+def _participants(root: Path) -> pd.DataFrame:
+    return pd.read_csv(root / "participants.tsv", sep="\t", dtype=str, keep_default_na=False)
+
+
+def _clinical_columns_in_qt1(root: Path) -> None:
+    """qT1.tsv becomes a wide sheet: its ROIs and every clinical column (group included)."""
+    edit_table("maps/qT1.tsv", lambda f: f.merge(_participants(root), on="participant_id"))(root)
+
+
+def _group_code_in_qt1(column: str):
+    """qT1.tsv gains the group coded 0 (HC) / 1 (ALS) under ``column``."""
+    def mutate(root: Path) -> None:
+        p = _participants(root)
+        codes = dict(zip(p["participant_id"], (p["group"] == "ALS").astype(int).astype(str)))
+        edit_table("maps/qT1.tsv", lambda f: f.assign(
+            **{column: f["participant_id"].map(codes)}))(root)
+    return mutate
+
+
+def _first_group_in_lower_case(root: Path) -> None:
+    """sub-001's group written 'hc'/'als': it matches no class of '2-class' any more."""
+    def change(frame):
+        frame.loc[0, "group"] = frame.loc[0, "group"].lower()
+    edit_table("participants.tsv", change)(root)
+
+
 CASES: list[Case] = [
     # ---- the study file itself
     Case("yaml-syntax-error",
@@ -241,7 +268,66 @@ CASES: list[Case] = [
          edit_study(lambda d: d["tasks"]["2-class"].update(
              train_only={"slow": {"group": "HC"}})),
          ("tasks.2-class.train_only.slow", "not a class", "HC, ALS")),
+    # ---- issue 15: nothing that defines a label is a feature; IDs; one file per map
+    Case("wide-workbook-given-as-a-map",
+         # the obvious move with a wide sheet: point data.maps at it (clinical columns and all)
+         _clinical_columns_in_qt1,
+         ("maps/qT1.tsv", "column 'group'", "gives the answer away", "`data.table`",
+          "`data.blocks`", "`exclude:`")),
+    Case("text-column-in-a-map",
+         lambda root: edit_table("maps/qT1.tsv", lambda f: f.merge(
+             _participants(root)[["participant_id", "sex"]], on="participant_id"))(root),
+         ("maps/qT1.tsv", "column 'sex' holds text", "`data.table`", "`data.blocks`",
+          "`exclude:`")),
+    Case("label-column-as-a-feature",
+         _group_code_in_qt1("group"),
+         ("maps/qT1.tsv", "map 'qT1'", "column 'group'", "label 'progression' uses", "`exclude:`",
+          "`data.blocks`")),
+    Case("label-recoded-under-another-name",
+         _group_code_in_qt1("dx_code"),
+         ("maps/qT1.tsv", "map 'qT1'", "column 'dx_code'", "recodes the classes of task "
+          "'2-class'", "`exclude:`")),
+    Case("same-file-for-two-maps",
+         edit_text(STUDY_FILE, "FA: maps/FA.tsv", "FA: maps/qT1.tsv"),
+         ("data.maps.FA", "same file as map 'qT1'")),
+    Case("identical-copy-for-two-maps",
+         lambda root: (root / "maps" / "FA.tsv").write_bytes((root / "maps" / "qT1.tsv").read_bytes()),
+         ("maps/FA.tsv", "map 'FA'", "exactly the same data", "map 'qT1'")),
+    Case("ids-differ-by-leading-zeros",
+         edit_table("maps/qT1.tsv", lambda f: f.assign(
+             participant_id=f["participant_id"].str.replace("sub-", "", regex=False))),
+         ("maps/qT1.tsv", "map 'qT1'", "leading zeros", "id_match: digits")),
+    Case("ids-differ-by-case",
+         edit_table("maps/qT1.tsv", lambda f: f.assign(
+             participant_id=f["participant_id"].str.upper())),
+         ("maps/qT1.tsv", "letter case", "id_match: case-insensitive")),
     # ---- warnings: the study runs, the user is told
+    # ---- issue 15: what the tool decides or fills is said
+    Case("whole-map-imputed",
+         chain(edit_table("maps/FA.tsv", lambda f: f.assign(
+             **{c: (["n/a"] + list(f[c].iloc[1:])) for c in f.columns[1:]})),
+               edit_study(set_key("data.missing", "impute-mean"))),
+         ("warning:", "impute-mean", "fills the whole map 'FA'", "sub-001", "imputed"),
+         kind="warning"),
+    Case("class-value-nearly-matches",
+         _first_group_in_lower_case,
+         ("warning:", "Task '2-class'", "in no class", "close to a class", "sub-001"),
+         kind="warning"),
+    Case("zero-row-in-a-map",
+         edit_table("maps/FA.tsv", lambda f: f.assign(
+             **{c: (["0"] + list(f[c].iloc[1:])) for c in f.columns[1:]})),
+         ("warning:", "Map 'FA'", "sub-001", "only zeros"), kind="warning"),
+    Case("freesurfer-table-summary-columns-left-out",
+         edit_table("maps/qT1.tsv", lambda f: f.assign(eTIV="1500000",
+                                                       lh_MeanThickness_thickness="2.5")
+                    .rename(columns={"participant_id": "lh.aparc.thickness"})),
+         ("note:", "FreeSurfer", "eTIV", "lh_MeanThickness_thickness", "left out",
+          "keep_summary_columns"), kind="warning"),
+    Case("map-without-the-clinical-id-column",
+         chain(edit_table("maps/FA.tsv", lambda f: f.rename(columns={"participant_id": "Subject"})),
+               edit_study(set_key("data.id_column", "participant_id"))),
+         ("note:", "FA.tsv", "no column 'participant_id'", "first column 'Subject'"),
+         kind="warning"),
     Case("map-ids-not-in-participants",
          edit_table("maps/qT1.tsv", lambda f: pd.concat(
              [f, f.iloc[:2].assign(participant_id=["sub-901", "sub-902"])], ignore_index=True)),
@@ -287,6 +373,11 @@ CASES: list[Case] = [
         b"\xef\xbb\xbf" + (root / STUDY_FILE).read_bytes()), kind="ok", same_data=True),
     Case("wide-table-layout", to_wide(), kind="ok", same_data=True),
     Case("wide-table-semicolons", to_wide(sep=";"), kind="ok", same_data=True),
+    Case("ids-matched-by-digits-when-asked",
+         chain(edit_table("maps/qT1.tsv", lambda f: f.assign(
+             participant_id=f["participant_id"].str.replace("sub-0", "", regex=False))),
+               edit_study(set_key("data.id_match", "digits"))),
+         kind="ok", same_data=True),
     Case("excel-one-sheet", to_excel("maps/FA.tsv", {"FA": "data"}),
          kind="ok", same_data=True),
     Case("excel-several-sheets-with-sheet-named",

@@ -237,11 +237,10 @@ def to_numeric_block(df: pd.DataFrame, *, file, id_values: Sequence[str],
 
 
 def _is_word(cell) -> bool:
-    """A cell that is words, not a mistyped number (two letters or more, not inf/nan)."""
+    """A cell that is text (a letter or more, not inf/nan), not a mistyped number."""
     if not isinstance(cell, str):
         return False
-    letters = sum(ch.isalpha() for ch in cell)
-    return letters >= 2 and cell.strip().lower() not in ("inf", "-inf", "+inf", "infinity", "nan")
+    return any(ch.isalpha() for ch in cell) and cell.strip().lower() not in ("inf", "-inf", "+inf", "infinity", "nan")
 
 
 def find_id_column(df: pd.DataFrame, *, file, id_column: str | None = None) -> str:

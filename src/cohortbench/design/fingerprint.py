@@ -122,6 +122,7 @@ def legacy_fingerprint(doc: dict) -> dict:
         role = name if name in ("participants", "table") else f"map {name}"
         files[role] = {"path": role, "digest": digest}
     out["files"] = files
+    out["files_partial"] = True  # earlier versions did not hash the ROI lists
     for key in ("exclude", "blocks", "id_column", "sheet", "missing", "modalities"):
         default = [] if key == "exclude" else ("error" if key == "missing" else None)
         out[f"data.{key}"] = data.get(key, default)
@@ -145,6 +146,8 @@ def fingerprint_differences(old: dict, new: dict) -> list[str]:
         if key not in old:
             continue
         before, after = old[key], new[key]
+        if key == "files" and old.get("files_partial"):
+            after = {role: v for role, v in (after or {}).items() if role in (before or {})}
         if key in _PER_ENTRY:
             changes += _entry_changes(_PER_ENTRY[key], before or {}, after or {})
         elif before != after:
