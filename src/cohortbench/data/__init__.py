@@ -4,7 +4,9 @@ from cohortbench.data.cohort import MISSING_POLICIES, Cohort, load_cohort
 from cohortbench.data.labels import build_tasks, derive_labels, evaluate_expression
 from cohortbench.data.synthetic import (
     SyntheticCohort,
+    SyntheticPopulation,
     make_synthetic_cohort,
+    make_synthetic_population,
     write_synthetic_cohort,
 )
 from cohortbench.data.tables import read_table, to_numeric_block
@@ -15,6 +17,7 @@ __all__ = [
     "Cohort",
     "MISSING_POLICIES",
     "SyntheticCohort",
+    "SyntheticPopulation",
     "Task",
     "View",
     "build_tasks",
@@ -22,6 +25,7 @@ __all__ = [
     "evaluate_expression",
     "load_cohort",
     "make_synthetic_cohort",
+    "make_synthetic_population",
     "read_table",
     "to_numeric_block",
     "write_synthetic_cohort",
