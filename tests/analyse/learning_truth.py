@@ -29,11 +29,18 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from cohortbench.analyse.learning_curve import LearningCurveProjection, project_learning_curve
+from cohortbench.analyse.learning_curve import (
+    LearningCurveProjection,
+    project_learning_curve,
+)
 from cohortbench.data.synthetic import SyntheticCohort, make_synthetic_population
 from cohortbench.execute.permutations import permutation_stats
 from cohortbench.execute.row_scaling import RowScaler
-from cohortbench.execute.subsamples import size_ladder, stratified_subsample, subsample_shuffles
+from cohortbench.execute.subsamples import (
+    size_ladder,
+    stratified_subsample,
+    subsample_shuffles,
+)
 
 #: Group -> class of each task, as in the default study file.
 TASKS = {

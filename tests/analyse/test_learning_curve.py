@@ -17,7 +17,10 @@ from cohortbench.analyse.learning_curve import (
     power_law,
     project_learning_curve,
 )
-from cohortbench.analyse.learning_curve_text import describe_current_size, describe_learning_curve
+from cohortbench.analyse.learning_curve_text import (
+    describe_current_size,
+    describe_learning_curve,
+)
 
 SIZES = (6, 9, 13, 16, 20, 23, 27, 30)
 
@@ -148,8 +151,8 @@ def test_binomial_term_sets_the_interval_of_the_single_whole_cohort_point():
 
 
 def test_pure_noise_promises_no_gain():
-    # Accuracy at chance (0.5) at every size: either no projection, with the reason, or a
-    # projection whose intervals contain chance and whose gain interval contains 0.
+    # Accuracy at chance (0.5) at every size, p-values of the permutation test uniform:
+    # either no projection, with the reason, or projections whose intervals contain chance.
     outcomes = []
     for seed in range(30):
         rng = np.random.default_rng(seed)
@@ -158,12 +161,28 @@ def test_pure_noise_promises_no_gain():
         outcomes.append(result.status)
         if result.projected:
             assert np.all(result.projection["low"] <= 0.5), seed
-            assert result.gain_low <= 0 <= result.gain_high, seed
         else:
             assert result.note.startswith("No projection:")
             assert result.projection["predicted_accuracy"].isna().all()
             assert (result.projection["note"] == result.note).all()
     assert "not_above_null" in outcomes
+
+
+def test_noise_that_passes_the_null_by_chance_gets_intervals_around_chance():
+    # The permutation check passed by luck (p = 0.01): what is projected must still contain
+    # chance, and promise at most a couple of points per 10 subjects.
+    statuses = []
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        curve = sampled_curve(a=0.5, b=0.0, c=1.0, seed=seed, p_value=0.01)
+        result = project_learning_curve(curve, rng=rng, n_boot=150)
+        statuses.append(result.status)
+        assert result.status in ("projected", "flat"), seed
+        if result.projected:
+            table = result.projection
+            assert np.all((table["low"] <= 0.5) & (0.5 <= table["high"])), seed
+            assert result.gain_high < 0.03, seed
+    assert {"projected", "flat"} <= set(statuses)
 
 
 def test_reasons_for_not_projecting():

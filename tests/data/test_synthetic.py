@@ -9,7 +9,11 @@ import yaml
 
 from cohortbench.data.cohort import load_cohort
 from cohortbench.data.labels import build_tasks, derive_labels
-from cohortbench.data.synthetic import MAP_VALUES, make_synthetic_cohort, write_synthetic_cohort
+from cohortbench.data.synthetic import (
+    MAP_VALUES,
+    make_synthetic_cohort,
+    write_synthetic_cohort,
+)
 from cohortbench.errors import DataError
 
 

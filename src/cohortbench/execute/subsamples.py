@@ -126,10 +126,9 @@ def subsample_shuffles(y_sub, n_permutations: int, *, seed: int, task: str, size
     if n_permutations < 0:
         raise ValueError(f"n_permutations must be >= 0; got {n_permutations}.")
     base = (seed, stable_int("learn-shuffle"), stable_int(task), size, repeat)
-    out = np.empty((n_permutations, len(y_sub)), dtype=y_sub.dtype)
-    for i in range(n_permutations):
-        out[i] = _generator(*base, i).permutation(y_sub)
-    return out
+    # One generator per shuffle index: shuffle i does not depend on how many are asked for
+    shuffles = [_generator(*base, i).permutation(y_sub) for i in range(n_permutations)]
+    return np.array(shuffles, dtype=y_sub.dtype).reshape(n_permutations, len(y_sub))
 
 
 def _class_minimum(outer: str, inner: str | None, reduce_inner_k: bool) -> tuple[int, str]:
