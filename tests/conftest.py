@@ -73,5 +73,5 @@ def tiny_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("tiny_run")
     study = write_tiny_study(base / "cohort")
     run_dir = base / "run"
-    cb.run(study, run_dir, jobs=1, build_report=False)
+    cb.run(study, run_dir, jobs=1, build_report=False, engine="reference")
     return study, run_dir

@@ -4,11 +4,21 @@ The public API is loaded lazily so that ``import cohortbench`` stays cheap and a
 command such as ``cohortbench validate`` does not import every engine.
 """
 
-__version__ = "0.1.0"
+def _installed_version() -> str:
+    import importlib.metadata as md
+
+    try:
+        return md.version("cohortbench")  # one source of truth: pyproject.toml
+    except md.PackageNotFoundError:  # pragma: no cover - a bare source tree
+        return "unknown"
+
+
+__version__ = _installed_version()
 
 _PUBLIC = {
     "load_study": "api", "validate": "api", "run": "api", "evaluate": "api", "status": "api",
     "results": "api", "export": "api", "report": "api", "init": "api", "demo": "api",
+    "compare": "api",
     "PipelineConfig": "design.configs", "CVScheme": "design.configs",
     "EvaluationResult": "store.records",
     "CohortbenchError": "errors", "StudyError": "errors", "DataError": "errors", "RunError": "errors",

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import platform
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
-from . import __version__
 from .data.synthetic import write_synthetic_cohort
 from .design.configs import PipelineConfig
 from .design.loaded_study import LoadedStudy, load_study
@@ -23,14 +23,15 @@ from .errors import RunError, StudyError
 from .execute.backends import make_backend
 from .execute.problem import make_problem
 from .execute.progress import make_progress
-from .execute.runner import RunOutcome, prepare_problems, run_study
+from .execute.runner import (RunOutcome, package_version, prepare_problems, run_study,
+                             view_dropped)
 from .store.export import export_csvs, export_frames
 from .store.records import EvaluationResult
 from .store.results_store import ResultsStore
 
 __all__ = [
     "load_study", "validate", "run", "evaluate", "status", "results", "export", "report",
-    "init", "demo", "summary_lines",
+    "init", "demo", "summary_lines", "RunStatus", "default_out", "package_version", "compare",
 ]
 
 
@@ -50,8 +51,8 @@ def validate(path: str | Path) -> tuple[LoadedStudy, dict]:
         } for name, t in study.tasks.items()},
         "label_cuts": {k: float(v) for k, v in study.label_cuts.items()},
         "views": sorted({f"{'+'.join(m)}/{p}" for (m, p, _t) in problems}),
-        "dropped": {f"{'+'.join(m)}/{p}": dict(study.cohort.view(list(m), p).dropped)
-                    for (m, p) in {(m, p) for (m, p, _t) in problems}},
+        "dropped": view_dropped(study),
+        "decisions": list(study.cohort.decisions),
         "warnings": list(study.cohort.warnings) + warnings,
     }
     return study, summary
@@ -79,22 +80,35 @@ def summary_lines(summary: dict) -> list[str]:
     for view, dropped in summary["dropped"].items():
         for subject, why in dropped.items():
             lines.append(f"dropped from {view}: {subject} ({why})")
+    for decision in summary.get("decisions", []):
+        lines.append(f"note: {decision}")
     for w in summary["warnings"]:
         lines.append(f"warning: {w}")
     return lines
 
 
-def _default_out(study: LoadedStudy) -> Path:
+def default_out(study: LoadedStudy) -> Path:
+    """The run directory used when ``--out`` is not given: ``./<study name>-run``."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", study.spec.name).strip("._") or "study"
     return Path.cwd() / f"{safe}-run"
 
 
 def run(study_path: str | Path, out: str | Path | None = None, *, jobs: int | None = None,
         scheduler: str | None = None, cluster: str | None = None, quiet: bool = True,
-        engine: str = "reference", build_report: bool = True) -> RunOutcome:
-    """Run or resume a study; write the store, resolved study and report into ``out``."""
+        engine: str = "fast", build_report: bool = True, replace: bool = False) -> RunOutcome:
+    """Run or resume a study; write the store, resolved study and report into ``out``.
+
+    A run directory holds one study: when ``out`` holds the results of a different
+    study (another seed, CV, number of shuffles, data or task), this raises
+    :class:`~cohortbench.errors.RunError` before computing anything, unless
+    ``replace``, which moves the old results aside (``out/replaced/<time>/``).
+    Changed stages resume, reusing every evaluation whose inputs are unchanged.
+
+    A failure while building the report does not lose the results: it is recorded
+    in ``RunOutcome.report_error`` (the store is complete; ``export`` works).
+    """
     study = load_study(study_path)
-    out = Path(out) if out else _default_out(study)
+    out = Path(out) if out else default_out(study)
     slurm = None
     if study.spec.execution is not None and study.spec.execution.slurm is not None:
         slurm = study.spec.execution.slurm.model_dump()
@@ -102,16 +116,32 @@ def run(study_path: str | Path, out: str | Path | None = None, *, jobs: int | No
     try:
         with make_backend(jobs=jobs, scheduler=scheduler, cluster=cluster, slurm=slurm,
                           log_directory=str(out / "slurm-logs")) as backend:
-            outcome = run_study(study, out, backend=backend, progress=progress, engine=engine)
+            outcome = run_study(study, out, backend=backend, progress=progress, engine=engine,
+                                replace=replace)
     finally:
         progress.close()
     if build_report:
-        report(out)
+        outcome.report_error = _report_safely(out)
     return outcome
 
 
+def _report_safely(run_dir: Path) -> str | None:
+    """Build the report; on failure return the reason (the results are safe in the store)."""
+    try:
+        report(run_dir)
+    except Exception as exc:  # noqa: BLE001 - a report bug must not hide finished results
+        import traceback
+
+        (Path(run_dir) / "report-error.txt").write_text(traceback.format_exc(), encoding="utf-8")
+        return f"{type(exc).__name__}: {exc}"
+    stale = Path(run_dir) / "report-error.txt"
+    if stale.exists():
+        stale.unlink()
+    return None
+
+
 def evaluate(study: LoadedStudy, task: str, config: PipelineConfig, *, modalities=None,
-             parcellation: str = "all", engine: str = "reference") -> EvaluationResult:
+             parcellation: str = "all", engine: str = "fast") -> EvaluationResult:
     """Evaluate one pipeline configuration on one task of a loaded study."""
     if task not in study.tasks:
         raise StudyError(f"unknown task '{task}'; the study has {', '.join(study.tasks)}")
@@ -133,19 +163,52 @@ def _open_existing(run_dir: str | Path) -> ResultsStore:
     return ResultsStore.open(run_dir, create=False)
 
 
-def status(run_dir: str | Path) -> pd.DataFrame:
-    """Per stage: evaluations done, planned, failed."""
+@dataclass(frozen=True)
+class RunStatus:
+    """Where a run stands.
+
+    Attributes
+    ----------
+    stages : DataFrame
+        One row per stage of the study as it now stands: ``stage``, ``done``,
+        ``planned`` (None when the stage is not planned yet: it waits for an
+        earlier stage's results), ``failed``.
+    complete : bool
+        Every stage planned and every planned evaluation done or failed.
+    outside_study : int
+        Evaluations kept in the store that the current study no longer plans
+        (stages removed or edited since); they are not reported.
+    """
+
+    stages: pd.DataFrame
+    complete: bool
+    outside_study: int
+
+    def __repr__(self) -> str:
+        state = "complete" if self.complete else "not complete"
+        return (f"RunStatus({state}; {int(self.stages['done'].sum())} done in "
+                f"{len(self.stages)} stage(s); {self.outside_study} outside the study)")
+
+
+def status(run_dir: str | Path) -> RunStatus:
+    """Per stage: evaluations done, planned, failed; whether the run is complete."""
     with _open_existing(run_dir) as store:
         evals = store.evaluations_frame()
         fails = store.failures()
-        totals = store.get_info("stage_totals", {}) or {}
+        planned = store.planned_counts()
+        stages = store.get_info("stages") or []
+        outside = store.unplanned_count()
+        if planned is None:  # a store from before plans were recorded
+            planned = store.get_info("stage_totals", {}) or {}
     rows = []
-    stages = list(totals) or list(dict.fromkeys(evals["stage"]))
-    for stage in stages:
+    for stage in list(stages) or list(planned) or list(dict.fromkeys(evals["stage"])):
         done = int((evals["stage"] == stage).sum()) if len(evals) else 0
         failed = int((fails["stage"] == stage).sum()) if len(fails) and "stage" in fails else 0
-        rows.append({"stage": stage, "done": done, "total": totals.get(stage), "failed": failed})
-    return pd.DataFrame(rows, columns=["stage", "done", "total", "failed"])
+        rows.append({"stage": stage, "done": done, "planned": planned.get(stage), "failed": failed})
+    table = pd.DataFrame(rows, columns=["stage", "done", "planned", "failed"])
+    complete = bool(rows) and all(r["planned"] is not None and r["done"] + r["failed"] >= r["planned"]
+                                  for r in rows)
+    return RunStatus(stages=table, complete=complete, outside_study=int(outside))
 
 
 def failures(run_dir: str | Path) -> pd.DataFrame:
@@ -164,26 +227,24 @@ def results(run_dir: str | Path) -> dict[str, pd.DataFrame]:
 
 
 def export(run_dir: str | Path, out: str | Path | None = None) -> dict[str, Path]:
-    """Write the CSV files of SPEC section 8 into ``out`` (default: ``RUN_DIR/export``)."""
+    """Write the CSV files of SPEC section 8 into ``out`` (default: ``RUN_DIR/export``).
+
+    All of them or none (a failure leaves ``out`` as it was).
+    """
     from .analyse.step_tests import step_tests
 
     out = Path(out) if out else Path(run_dir) / "export"
-    out.mkdir(parents=True, exist_ok=True)
     with _open_existing(run_dir) as store:
-        paths = export_csvs(store, out)
         evaluations = export_frames(store)["evaluations"]
-    table = step_tests(evaluations)
-    path = out / "step_tests.csv"
-    table.to_csv(path, index=False, lineterminator="\n")
-    paths["step_tests"] = path
-    return paths
+        table = step_tests(evaluations)
+        return export_csvs(store, out, extra={"step_tests": ("step_tests.csv", table)})
 
 
 def _versions() -> dict[str, str]:
     import importlib.metadata as md
 
     names = ["numpy", "scipy", "pandas", "scikit-learn", "optuna", "lightgbm", "xgboost", "dask", "matplotlib"]
-    versions = {"cohortbench": __version__, "python": platform.python_version()}
+    versions = {"cohortbench": package_version(), "python": platform.python_version()}
     for n in names:
         try:
             versions[n] = md.version(n)
@@ -200,8 +261,11 @@ def report(run_dir: str | Path) -> Path:
     with _open_existing(run_dir) as store:
         frames = export_frames(store)
         info = {k: store.get_info(k) for k in ("study_name", "cohort_summary", "label_cuts", "task_counts",
-                                               "warnings", "settings", "reductions", "engine")}
-        decisions = store.decisions()
+                                               "warnings", "settings", "reductions", "engine",
+                                               "dropped", "stages")}
+        stages = info.get("stages")
+        # decisions of stages the study no longer has stay stored, unreported
+        decisions = [d for d in store.decisions() if not stages or d["stage"] in stages]
     settings = {}
     study_yaml = run_dir / "study.yaml"
     if study_yaml.exists():
@@ -226,6 +290,7 @@ def report(run_dir: str | Path) -> Path:
         for name, p in (summary.get("parcellations") or {}).items()
     }
     summary["label_cuts"] = info.get("label_cuts") or {}
+    summary["dropped"] = info.get("dropped") or summary.get("dropped") or {}
     context = {
         "study_name": info.get("study_name") or run_dir.name,
         "settings": settings,
@@ -304,3 +369,60 @@ def demo(out: str | Path = "cohortbench-demo", *, quick: bool = False, full: boo
         store.set_info("reductions", notes)
     report(run_dir)
     return outcome, notes
+
+
+def _match_evaluation_id(evaluation_ids, given: str, run_dir) -> str:
+    """The one evaluation id equal to ``given`` or starting with it."""
+    ids = [str(i) for i in evaluation_ids]
+    if given in ids:
+        return given
+    matches = [i for i in ids if i.startswith(given)] if given else []
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise RunError(f"the id prefix '{given}' matches {len(matches)} evaluations in {run_dir}; "
+                       "give more characters of the evaluation_id")
+    raise RunError(f"no evaluation in {run_dir} has an id starting with '{given}'; "
+                   f"the ids are in the evaluation_id column of `cohortbench export {run_dir}`")
+
+
+def compare(run_dir: str | Path, id_a: str, id_b: str, *, confidence: float = 0.95):
+    """Exact McNemar comparison of two evaluations on the same subjects and folds.
+
+    Parameters
+    ----------
+    run_dir : path
+        A run directory.
+    id_a, id_b : str
+        Evaluation ids (``evaluation_id`` of ``evaluations.csv``), whole or a unique prefix.
+    confidence : float
+        Of the accuracy and balanced-accuracy intervals shown with them.
+
+    Returns
+    -------
+    cohortbench.analyse.paired.PairedComparison
+        ``comparable`` is False, with a one-sentence ``reason``, when the two differ in
+        task, subjects, true labels or outer folds.
+
+    Raises
+    ------
+    RunError
+        No run directory, or an id that matches no evaluation or several.
+    """
+    from .analyse.familywise import describe_configuration
+    from .analyse.paired import EvaluationPredictions, paired_comparison
+
+    with _open_existing(run_dir) as store:
+        frames = export_frames(store)
+        evaluations = frames["evaluations"]
+        ids = [_match_evaluation_id(evaluations["evaluation_id"], str(given), run_dir)
+               for given in (id_a, id_b)]
+        confusions = [store.get_result(i).confusion for i in ids]
+    sides = []
+    for evaluation_id, confusion in zip(ids, confusions):
+        row = evaluations.loc[evaluations["evaluation_id"] == evaluation_id].iloc[0]
+        description = (f"{row['stage']} / {row['task']} / {row['classifier']} / "
+                       f"{describe_configuration(row)}")
+        sides.append(EvaluationPredictions.from_frames(
+            evaluations, frames["predictions"], evaluation_id, confusion, description))
+    return paired_comparison(*sides, confidence=confidence)

@@ -229,7 +229,7 @@ CASES: list[Case] = [
          # slow has 5 subjects: 3 or 4 of them in an outer training fold, fewer than 4 folds
          chain(edit_study(set_key("cv.inner", "stratified-kfold:4")),
                edit_study(lambda d: set_stage(d, search=["grid"]))),
-         ("Task '3-class'", "class 'slow'", "4 inner folds", "reduce_inner_k")),
+         ("Task '3-class'", "class 'fast'", "4 inner folds", "reduce_inner_k", "stratified-kfold:3")),
     Case("outer-cv-more-folds-than-subjects",
          edit_study(set_key("cv.outer", "stratified-kfold:20")),
          ("stratified-kfold:20", "20 folds", "16 subjects")),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from cohortbench.data.cohort import load_cohort
+from cohortbench.data.loading import load_cohort
 from cohortbench.data.labels import build_tasks
 from cohortbench.errors import DataError
 

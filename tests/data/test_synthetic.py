@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from cohortbench.data.cohort import load_cohort
+from cohortbench.data.loading import load_cohort
 from cohortbench.data.labels import build_tasks, derive_labels
 from cohortbench.data.synthetic import (
     MAP_VALUES,

@@ -167,9 +167,9 @@ def test_a_failing_evaluation_is_recorded_and_the_study_goes_on(tiny_study, tmp_
         return real(problem, config, cv)
 
     monkeypatch.setattr(units, "_reference", flaky)
-    outcome = cb.run(tiny_study, tmp_path / "run", jobs=1, build_report=False)
+    outcome = cb.run(tiny_study, tmp_path / "run", jobs=1, build_report=False, engine="reference")
     assert outcome.failed >= 2
-    status = cb.status(tmp_path / "run")
+    status = cb.status(tmp_path / "run").stages
     assert status.set_index("stage").loc["screen", "failed"] == 2
     assert status.set_index("stage").loc["refine", "failed"] == 8  # KNN x 4 configurations x 2 tasks
     from cohortbench.api import failures

@@ -25,7 +25,8 @@ SPEC_EVALUATION_COLUMNS = [
     "parcellation", "n_subjects", "accuracy", "balanced_accuracy", "f1_macro",
     "n_permutations", "null_mean", "null_std", "z_score", "p_value", "seconds",
 ]
-EXTRAS = ["imputation", "n_features_used", "config_id", "view_fingerprint", "folds_id", "engine"]
+EXTRAS = ["imputation", "n_features_used", "config_id", "view_fingerprint", "folds_id", "engine",
+          "cohortbench_version"]
 
 
 def fill(run_dir, order) -> ResultsStore:

@@ -1,4 +1,5 @@
-"""Statistics over finished evaluations: per-step tests, top performers, family-wise p.
+"""Statistics over finished evaluations: per-step tests, top performers, family-wise p,
+intervals, paired (McNemar) comparisons and verdicts in plain words.
 
 This layer reads plain DataFrames (the ``evaluations``/``nulls`` tables of SPEC section 8)
 and never runs an evaluation.
@@ -9,6 +10,15 @@ from cohortbench.analyse.familywise import (
     describe_configuration,
     familywise_best,
 )
+from cohortbench.analyse.intervals import (
+    EvaluationIntervals,
+    Interval,
+    accuracy_interval,
+    balanced_accuracy_interval,
+    evaluation_intervals,
+    intervals_from_confusion,
+)
+from cohortbench.analyse.paired import EvaluationPredictions, PairedComparison, paired_comparison
 from cohortbench.analyse.step_tests import (
     STEP_COLUMNS,
     benjamini_hochberg,
@@ -17,6 +27,14 @@ from cohortbench.analyse.step_tests import (
     step_tests,
 )
 from cohortbench.analyse.top_performers import top_performers
+from cohortbench.analyse.verdicts import (
+    Verdict,
+    explain_below_chance,
+    p_floor,
+    verdict,
+    wilcoxon_floor,
+    z_is_meaningful,
+)
 
 __all__ = [
     "step_tests",
@@ -28,4 +46,19 @@ __all__ = [
     "familywise_best",
     "FAMILYWISE_EXPLANATION",
     "describe_configuration",
+    "Interval",
+    "EvaluationIntervals",
+    "accuracy_interval",
+    "balanced_accuracy_interval",
+    "evaluation_intervals",
+    "intervals_from_confusion",
+    "EvaluationPredictions",
+    "PairedComparison",
+    "paired_comparison",
+    "Verdict",
+    "verdict",
+    "p_floor",
+    "z_is_meaningful",
+    "wilcoxon_floor",
+    "explain_below_chance",
 ]

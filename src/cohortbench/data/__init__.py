@@ -1,6 +1,7 @@
 """Data layer: read and validate the cohort, derive labels and tasks, the synthetic cohort."""
 
-from cohortbench.data.cohort import MISSING_POLICIES, Cohort, load_cohort
+from cohortbench.data.cohort import MISSING_POLICIES, Cohort
+from cohortbench.data.loading import MapFile, load_cohort
 from cohortbench.data.labels import build_tasks, derive_labels, evaluate_expression
 from cohortbench.data.synthetic import (
     SyntheticCohort,
@@ -16,6 +17,7 @@ __all__ = [
     "Block",
     "Cohort",
     "MISSING_POLICIES",
+    "MapFile",
     "SyntheticCohort",
     "SyntheticPopulation",
     "Task",

@@ -1,34 +1,23 @@
 """The cohort: clinical table, feature maps, modalities, parcellations, missing-value policy.
 
-:func:`load_cohort` reads and validates the input tables (SPEC section 7);
-:meth:`Cohort.view` turns a (modalities, parcellation) choice into the plain
+:func:`~cohortbench.data.loading.load_cohort` reads and validates the input tables
+(SPEC section 7); :meth:`Cohort.view` turns a (modalities, parcellation) choice into the plain
 :class:`~cohortbench.data.views.View` the engines consume.
 """
 
 from __future__ import annotations
 
 import difflib
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from cohortbench.data.tables import (
-    find_id_column,
-    is_excluded,
-    match_blocks,
-    read_roi_list,
-    read_table,
-    subject_ids,
-    to_numeric_block,
-)
 from cohortbench.data.views import Block, View
 from cohortbench.errors import DataError
 
-__all__ = ["Cohort", "load_cohort", "MISSING_POLICIES"]
+__all__ = ["Cohort", "MISSING_POLICIES"]
 
 MISSING_POLICIES = ("error", "drop-subjects", "impute-mean", "impute-median")
 _SHOWN = 5  # how many names a message lists before "and N more"
@@ -69,6 +58,9 @@ class Cohort:
         What the loader found worth telling the user.
     sources : dict of str -> str
         Map name -> the file it came from.
+    decisions : list of str
+        What the loader decided for the user (columns left out, where the IDs were
+        read from): said by ``validate``, the run and the report.
     """
 
     clinical: pd.DataFrame
@@ -78,6 +70,7 @@ class Cohort:
     missing: str = "error"
     warnings: list[str] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    decisions: list[str] = field(default_factory=list)
 
     @property
     def subjects(self) -> tuple[str, ...]:
@@ -207,6 +200,7 @@ class Cohort:
             "parcellations": parcellations,
             "missing": self.missing,
             "warnings": list(self.warnings),
+            "decisions": list(self.decisions),
         }
 
 
@@ -221,208 +215,3 @@ def _empty_columns_hint(X: np.ndarray, columns: Sequence[str], blocks: Sequence[
         return ""
     return (f"; column(s) {_names(empty)} have no value at all, so no policy can use them: "
             "remove them from the map table or list them under `exclude:`")
-
-
-def load_cohort(*, maps: dict[str, Path] | None = None, participants: Path | None = None,
-                table: Path | None = None, blocks: dict[str, str] | None = None,
-                id_column: str | None = None, exclude: Sequence[str] = (),
-                modalities: dict[str, list[str]] | None = None,
-                parcellations: dict[str, Path | list[str]] | None = None,
-                missing: str = "error", sheet: str | None = None) -> Cohort:
-    """Read and validate a cohort from per-map tables and/or one wide table.
-
-    Parameters
-    ----------
-    maps : dict of str -> Path, optional
-        Map name -> a table with the ID column and one column per ROI.
-    participants : Path, optional
-        The clinical table (BIDS ``participants.tsv`` style). It decides who is in the
-        cohort. Required unless ``table`` is given, which then serves as clinical table.
-    table : Path, optional
-        One wide table with IDs, clinical columns and the feature columns of ``blocks``.
-    blocks : dict of str -> str, optional
-        With ``table``: map name -> column-name glob (fnmatch). When the glob has a single
-        ``*`` (e.g. ``qT1_*``) the ROI name is the part the ``*`` matched, so the same ROI
-        names (and parcellations) work across maps; otherwise it is the column name.
-    id_column : str, optional
-        ID column of every table (default: ``participant_id`` when present, else the first).
-    exclude : sequence of str
-        Column names or globs never used as features (ICV, totals...).
-    modalities : dict of str -> list of str, optional
-        Modality -> its maps (default: each map is its own modality).
-    parcellations : dict of str -> Path or list of str, optional
-        Name -> ROI names, or a text file with one per line (``#`` comments allowed).
-        ``all`` (every ROI) always exists.
-    missing : str
-        One of :data:`MISSING_POLICIES`.
-    sheet : str, optional
-        The Excel sheet to read from workbooks with several.
-
-    Raises
-    ------
-    DataError
-        Any rule of SPEC section 7 broken; the message names file, column or subject.
-    """
-    if missing not in MISSING_POLICIES:
-        raise DataError(f"`data.missing` is '{missing}'; use one of {', '.join(MISSING_POLICIES)}.")
-    if table is None and blocks:
-        raise DataError("`data.blocks` needs `data.table` (the wide table the globs refer to).")
-    if table is not None and not blocks:
-        raise DataError(f"The wide table {table} needs `data.blocks` (map name -> column glob, "
-                        "e.g. {qT1: 'qT1_*'}) to say which columns are features.")
-    if not maps and table is None:
-        raise DataError("The study names no feature data; give `data.maps` (one table per map) "
-                        "or `data.table` with `data.blocks`.")
-    if participants is None and table is None:
-        raise DataError("The study has per-map tables but no clinical table; give "
-                        "`data.participants` (one row per subject with its ID and clinical "
-                        "columns).")
-    notes: list[str] = []
-    used_patterns: set[str] = set()
-    raw_maps: dict[str, tuple[str, pd.DataFrame]] = {}
-
-    wide = wide_ids = None
-    if table is not None:
-        wide = read_table(Path(table), sheet=sheet)
-        wide_id = find_id_column(wide, file=table, id_column=id_column)
-        wide_ids = subject_ids(wide, wide_id, file=table)
-        matched = match_blocks(wide, wide_id, blocks, exclude, used_patterns, table)
-        for name, (columns, rois) in matched.items():
-            block = wide.loc[:, columns].set_axis(rois, axis=1)
-            raw_maps[name] = (str(table), _numeric(block, wide_ids, table))
-        features = {c for columns, _ in matched.values() for c in columns}
-        clinical_columns = [c for c in wide.columns if c != wide_id and c not in features]
-    if participants is not None:
-        clin = read_table(Path(participants), sheet=sheet)
-        clin_id = find_id_column(clin, file=participants, id_column=id_column)
-        ids = subject_ids(clin, clin_id, file=participants)
-        clinical = clin.drop(columns=[clin_id]).set_axis(pd.Index(ids, name="subject"), axis=0)
-    else:
-        clinical = wide.loc[:, clinical_columns].set_axis(pd.Index(wide_ids, name="subject"))
-    clinical = _typed_clinical(clinical)
-
-    for name, path in (maps or {}).items():
-        if name in raw_maps:
-            raise DataError(f"Map '{name}' is given both in `data.maps` and `data.blocks`; "
-                            "rename one of them.")
-        frame = read_table(Path(path), sheet=sheet)
-        frame_id = find_id_column(frame, file=path, id_column=id_column)
-        ids = subject_ids(frame, frame_id, file=path)
-        features = [c for c in frame.columns
-                    if c != frame_id and not is_excluded(c, exclude, used_patterns)]
-        if not features:
-            raise DataError(f"{path} (map '{name}') has no ROI column left besides the ID "
-                            f"column '{frame_id}'; check `exclude:` and the file.")
-        raw_maps[name] = (str(path), _numeric(frame.loc[:, features], ids, path))
-
-    unused = [p for p in exclude if p not in used_patterns]
-    if unused:
-        notes.append(f"`exclude` pattern(s) {_names(unused)} match no feature column.")
-
-    cohort_maps, sources = {}, {}
-    for name, (source, values) in raw_maps.items():
-        cohort_maps[name] = _align(name, source, values, clinical.index, notes)
-        sources[name] = source
-    modality_map = _modalities(modalities, list(cohort_maps))
-    parcellation_map = _parcellations(parcellations, cohort_maps, sources, notes)
-    for note in notes:
-        warnings.warn(note, UserWarning, stacklevel=2)
-    return Cohort(clinical=clinical, maps=cohort_maps, modalities=modality_map,
-                  parcellations=parcellation_map, missing=missing, warnings=notes, sources=sources)
-
-
-def _numeric(frame: pd.DataFrame, ids: list[str], file) -> pd.DataFrame:
-    values = to_numeric_block(frame, file=file, id_values=ids, row_numbers=list(frame.index))
-    return values.set_axis(pd.Index(ids, name="subject"), axis=0)
-
-
-def _typed_clinical(clinical: pd.DataFrame) -> pd.DataFrame:
-    """Numeric columns where every non-missing value is a number; text otherwise."""
-    out = {}
-    for column in clinical.columns:
-        cells = clinical[column]
-        values = pd.to_numeric(cells, errors="coerce")
-        numeric = not (cells.notna() & values.isna()).any()
-        out[column] = values.astype("float64") if numeric else cells.astype(object)
-    return pd.DataFrame(out, index=clinical.index, columns=clinical.columns)
-
-
-def _align(name, source, values, subjects: pd.Index, notes: list[str]) -> pd.DataFrame:
-    """Reindex a map on the clinical subjects; note outsiders, holes and odd columns."""
-    inside = values.index.isin(subjects)
-    if not inside.any():
-        raise DataError(f"No subject ID of {source} (map '{name}'; e.g. "
-                        f"{_names(list(values.index), 3)}) is in the clinical table (e.g. "
-                        f"{_names(list(subjects), 3)}); make the IDs match or set `id_column`.")
-    outsiders = list(values.index[~inside])
-    if outsiders:
-        notes.append(f"{len(outsiders)} subject(s) of {source} (map '{name}') are not in the "
-                     f"clinical table and are left out: {_names(outsiders)}.")
-    aligned = values.reindex(subjects)
-    absent = [s for s in subjects if s not in set(values.index)]
-    if absent:
-        notes.append(f"{len(absent)} subject(s) of the clinical table have no row in {source} "
-                     f"and miss the whole map '{name}': {_names(absent)}.")
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns are reported below
-        low, high = np.nanmin(aligned.to_numpy(), axis=0), np.nanmax(aligned.to_numpy(), axis=0)
-    counts = aligned.notna().sum(axis=0).to_numpy()
-    empty = list(aligned.columns[counts == 0])
-    if empty:
-        notes.append(f"Map '{name}' has all-missing column(s) {_names(empty)}.")
-    constant = list(aligned.columns[(counts > 1) & (low == high)])
-    if constant:
-        notes.append(f"Map '{name}' has constant column(s) {_names(constant)}; they carry no "
-                     "information (consider `exclude:`).")
-    return aligned
-
-
-def _modalities(modalities, map_names: list[str]) -> dict[str, tuple[str, ...]]:
-    if not modalities:
-        return {m: (m,) for m in map_names}
-    out = {}
-    for modality, members in modalities.items():
-        members = [members] if isinstance(members, str) else list(members)
-        if not members:
-            raise DataError(f"Modality '{modality}' in `data.modalities` lists no map; "
-                            f"name some of {', '.join(map_names)}.")
-        for m in members:
-            if m not in map_names:
-                raise _unknown("map", m, map_names,
-                               f"fix modality '{modality}' in `data.modalities`")
-        out[str(modality)] = tuple(dict.fromkeys(members))
-    return out
-
-
-def _parcellations(parcellations, maps: dict[str, pd.DataFrame], sources: dict[str, str],
-                   notes: list[str]) -> dict[str, tuple | None]:
-    out: dict[str, tuple[str, ...] | None] = {"all": None}
-    every_roi = set().union(*(t.columns for t in maps.values()))
-    for name, value in (parcellations or {}).items():
-        if name == "all":
-            raise DataError("The parcellation name 'all' is reserved (every ROI); rename yours "
-                            "in `data.parcellations`.")
-        if isinstance(value, (str, Path)):
-            rois = read_roi_list(Path(value), name=name)
-        else:
-            rois = [str(r).strip() for r in value]
-        rois = list(dict.fromkeys(r for r in rois if r))
-        if not rois:
-            raise DataError(f"Parcellation '{name}' lists no ROI; give at least one ROI name.")
-        absent = [r for r in rois if r not in every_roi]
-        if absent:
-            close = difflib.get_close_matches(absent[0], sorted(every_roi), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise DataError(f"Parcellation '{name}' names ROI(s) {_names(absent)}{hint} that are "
-                            "in no map; fix the names so they match the map tables' columns.")
-        out[str(name)] = tuple(rois)
-        for m, table in maps.items():
-            # Maps may cover different ROIs (block sizes differ), but a map holding some of a
-            # parcellation's ROIs and lacking others is usually a renamed or dropped column.
-            lacking = [r for r in rois if r not in set(table.columns)]
-            if 0 < len(lacking) < len(rois):
-                notes.append(f"Parcellation '{name}': map '{m}' ({sources.get(m, m)}) lacks "
-                             f"ROI(s) {_names(lacking)}, so its block keeps "
-                             f"{len(rois) - len(lacking)} of the {len(rois)} ROIs; check that "
-                             "file's column names.")
-    return out

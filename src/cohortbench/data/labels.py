@@ -20,7 +20,8 @@ import pandas as pd
 from cohortbench.data.views import Task
 from cohortbench.errors import StudyError
 
-__all__ = ["evaluate_expression", "derive_labels", "build_tasks", "condition_mask"]
+__all__ = ["evaluate_expression", "expression_columns", "columns_used", "derive_labels",
+           "build_tasks", "condition_mask"]
 
 _ALLOWED = ("numbers, column names, + - * /, unary minus and parentheses "
             "(backquote column names that are not plain words, e.g. `ALSFRS-R`)")
@@ -90,6 +91,56 @@ def evaluate_expression(text: str, table: pd.DataFrame, *, where: str | None = N
     result = pd.Series(np.broadcast_to(np.asarray(value, dtype=np.float64), (len(table),)).copy(),
                        index=table.index, dtype="float64")
     return result.where(np.isfinite(result))
+
+
+def expression_columns(text: str) -> list[str]:
+    """The column names an expression refers to (empty when it does not parse)."""
+    if not isinstance(text, str):
+        return []
+    quoted: dict[str, str] = {}
+
+    def _substitute(match: re.Match) -> str:
+        key = _PLACEHOLDER.format(len(quoted))
+        quoted[key] = match.group(1)
+        return f" {key} "
+
+    try:
+        tree = ast.parse(re.sub(r"`([^`]*)`", _substitute, text).strip(), mode="eval")
+    except (SyntaxError, ValueError, RecursionError):
+        return []
+    names = [quoted.get(n.id, n.id) for n in ast.walk(tree) if isinstance(n, ast.Name)]
+    return list(dict.fromkeys(names))
+
+
+def columns_used(labels: Mapping[str, Mapping], tasks: Mapping[str, Mapping]) -> dict[str, str]:
+    """Clinical columns that define a label or a task -> where the study uses them.
+
+    Parameters
+    ----------
+    labels, tasks : mapping
+        The study's ``labels`` and ``tasks`` sections as plain mappings.
+
+    Returns
+    -------
+    dict
+        Column -> e.g. ``"label 'slope'"`` or ``"task '2-class'"`` (the first use).
+    """
+    used: dict[str, str] = {}
+    for name, spec in (labels or {}).items():
+        where = f"label '{name}'"
+        for column in expression_columns(spec.get("expression")):
+            used.setdefault(column, where)
+        if spec.get("from") is not None:
+            used.setdefault(str(spec["from"]), where)
+        for column in (spec.get("among") or {}):
+            used.setdefault(str(column), where)
+    for name, spec in (tasks or {}).items():
+        where = f"task '{name}'"
+        for part in ("classes", "train_only"):
+            for conditions in (spec.get(part) or {}).values():
+                for column in conditions or {}:
+                    used.setdefault(str(column), where)
+    return used
 
 
 def _walk(node: ast.AST, table: pd.DataFrame, quoted: dict[str, str], where: str):

@@ -209,6 +209,20 @@ def to_numeric_block(df: pd.DataFrame, *, file, id_values: Sequence[str],
     values = pd.to_numeric(flat, errors="coerce").to_numpy(dtype=np.float64).reshape(cells.shape)
     bad = (~pd.isna(cells) & np.isnan(values)) | np.isinf(values)
     if bad.any():
+        wordy = bad & np.vectorize(_is_word, otypes=[bool])(cells)
+        # A column of words (3 or more, at least half of its cells), not a stray cell.
+        text_columns = [c for j, c in enumerate(df.columns)
+                        if wordy[:, j].sum() >= max(3, 0.5 * (~pd.isna(cells[:, j])).sum())]
+        if text_columns:  # the table holds clinical columns
+            j = list(df.columns).index(text_columns[0])
+            example = str(cells[int(np.nonzero(bad[:, j])[0][0]), j])
+            more = (f"; {len(text_columns) - 1} more column(s) hold text too"
+                           if len(text_columns) > 1 else "")
+            raise DataError(
+                f"{file}: column '{text_columns[0]}' holds text (e.g. '{example}'), so it cannot "
+                f"be a feature{more}; if {Path(str(file)).name} mixes clinical and "
+                "regional columns, read it as one wide table (`data.table` with `data.blocks` "
+                "naming the feature columns), or list the clinical columns under `exclude:`.")
         i, j = (int(k[0]) for k in np.nonzero(bad))  # first bad cell in reading order
         cell = str(cells[i, j])
         hint = (" (it uses a decimal comma; use a decimal point)"
@@ -220,6 +234,14 @@ def to_numeric_block(df: pd.DataFrame, *, file, id_values: Sequence[str],
             f"'{cell}' is not a number{hint}{extra}; fix the cell, or leave it empty / `n/a` "
             "to mark a missing value, or exclude the column with `exclude:`.")
     return pd.DataFrame(values, index=df.index, columns=df.columns, dtype="float64")
+
+
+def _is_word(cell) -> bool:
+    """A cell that is words, not a mistyped number (two letters or more, not inf/nan)."""
+    if not isinstance(cell, str):
+        return False
+    letters = sum(ch.isalpha() for ch in cell)
+    return letters >= 2 and cell.strip().lower() not in ("inf", "-inf", "+inf", "infinity", "nan")
 
 
 def find_id_column(df: pd.DataFrame, *, file, id_column: str | None = None) -> str:

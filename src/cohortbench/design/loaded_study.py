@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import difflib
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from ..data.cohort import Cohort, load_cohort
-from ..data.labels import build_tasks, derive_labels
+from ..data.checks import check_recoded_labels, near_miss_subjects
+from ..data.cohort import Cohort
+from ..data.labels import build_tasks, columns_used, derive_labels
+from ..data.loading import MapFile, load_cohort
 from ..data.views import Task
 from ..errors import StudyError
 from .classifiers import classifier_names
@@ -108,24 +111,40 @@ def load_study(path: str | Path) -> LoadedStudy:
     path = Path(path)
     spec = load_study_file(path)
     d = spec.data
+    labels = {name: lab.model_dump(by_alias=True, exclude_none=True) for name, lab in spec.labels.items()}
+    tasks_spec = {
+        name: task.model_dump(exclude_none=True) for name, task in spec.tasks.items()
+    }
+    maps = {name: MapFile(entry.file, entry.id_column, entry.sheet) if hasattr(entry, "file")
+            else MapFile(entry) for name, entry in (d.maps or {}).items()}
     cohort = load_cohort(
-        maps=d.maps,
+        maps=maps,
         participants=d.participants,
         table=d.table,
         blocks=d.blocks,
         id_column=d.id_column,
+        id_match=d.id_match,
         exclude=list(d.exclude),
+        keep_summary_columns=list(d.keep_summary_columns),
         modalities=d.modalities,
         parcellations=d.parcellations,
         missing=d.missing,
         sheet=d.sheet,
+        protected=columns_used(labels, tasks_spec),
     )
     _check_names(spec, cohort, path.name)
-    labels = {name: lab.model_dump(by_alias=True, exclude_none=True) for name, lab in spec.labels.items()}
     clinical = derive_labels(cohort.clinical, labels)
-    tasks_spec = {
-        name: task.model_dump(exclude_none=True) for name, task in spec.tasks.items()
-    }
     tasks = build_tasks(clinical, tasks_spec)
+    check_recoded_labels(cohort.maps, cohort.sources, tasks)
+    for name, task in tasks.items():
+        near = near_miss_subjects(clinical, tasks_spec[name],
+                                  set(task.subjects) | set(task.train_only_subjects))
+        if near:
+            note = (f"Task '{name}': {len(near)} subject(s) are in no class although their value "
+                    f"is close to a class's: {', '.join(near[:5])}"
+                    f"{' and more' if len(near) > 5 else ''}; fix the cells (case, spaces, a "
+                    "decimal comma) or the task's conditions.")
+            cohort.warnings.append(note)
+            warnings.warn(note, UserWarning, stacklevel=2)
     cuts = dict(clinical.attrs.get("label_cuts", {}))
     return LoadedStudy(path=path, spec=spec, cohort=cohort, clinical=clinical, tasks=tasks, label_cuts=cuts)

@@ -33,6 +33,7 @@ __all__ = [
     "ResolvedPath",
     "ConditionValue",
     "Conditions",
+    "MapSource",
     "DataSection",
     "LabelSpec",
     "TaskSpec",
@@ -112,24 +113,98 @@ Parcellation = Annotated[
 ]
 
 
+class MapSource(StudyModel):
+    """One map table with its own settings: ``{file: ..., id_column: ..., sheet: ...}``.
+
+    For a map table whose ID column is named differently from the clinical
+    table's (the study-wide ``id_column``), or an Excel sheet of its own.
+    """
+
+    file: ResolvedPath
+    id_column: NonEmptyStr | None = None
+    sheet: NonEmptyStr | None = None
+
+
+def _map_kind(value: Any) -> str:
+    return union_tag("map settings") if isinstance(value, dict) else union_tag("map file")
+
+
+MapEntry = Annotated[
+    Union[
+        Annotated[ResolvedPath, Tag(union_tag("map file"))],
+        Annotated[MapSource, Tag(union_tag("map settings"))],
+    ],
+    Discriminator(_map_kind),
+]
+
+
 class DataSection(StudyModel):
     """Where the cohort is: one table per map, or one wide table.
 
     Exactly one of ``maps`` and ``table``; ``blocks`` goes with ``table`` (map name
     -> column-name glob) and ``participants`` (the clinical table) with ``maps``.
-    Every path is absolute once validated.
+    Every path is absolute once validated. ``id_column`` names the clinical table's
+    ID column; a map table without that column uses its first column (a map may
+    set its own, ``{file: ..., id_column: ...}``). ``id_match`` says how IDs are
+    compared across tables; ``keep_summary_columns`` keeps FreeSurfer summary
+    columns that are otherwise left out of the features.
     """
 
-    maps: Annotated[dict[NonEmptyStr, ResolvedPath], Field(min_length=1)] | None = None
+    maps: Annotated[dict[NonEmptyStr, MapEntry], Field(min_length=1)] | None = None
     participants: ResolvedPath | None = None
     id_column: NonEmptyStr | None = None
+    id_match: Literal["exact", "digits", "case-insensitive"] = "exact"
     table: ResolvedPath | None = None
     blocks: Annotated[dict[NonEmptyStr, NonEmptyStr], Field(min_length=1)] | None = None
     sheet: NonEmptyStr | None = None
     exclude: list[NonEmptyStr] = Field(default_factory=list)
+    keep_summary_columns: list[NonEmptyStr] = Field(default_factory=list)
     modalities: Annotated[dict[NonEmptyStr, Names], Field(min_length=1)] | None = None
     parcellations: dict[NonEmptyStr, Parcellation] = Field(default_factory=dict)
     missing: Literal["error", "drop-subjects", "impute-mean", "impute-median"] = "error"
+
+    @field_validator("maps")
+    @classmethod
+    def _one_file_per_map(cls, value: dict | None) -> dict | None:
+        seen: dict = {}
+        for name, entry in (value or {}).items():
+            path = entry.file if isinstance(entry, MapSource) else entry
+            if path in seen:
+                raise study_error(
+                    f"map '{name}' reads the same file as map '{seen[path]}' ({path.name}); "
+                    "give each map its own table (one file cannot be two maps)", name)
+            seen[path] = name
+        return value
+
+    def map_files(self) -> dict[str, Path]:
+        """Map name -> the file of each ``maps`` entry."""
+        return {name: (entry.file if isinstance(entry, MapSource) else entry)
+                for name, entry in (self.maps or {}).items()}
+
+    def files(self) -> dict[str, Path]:
+        """Every file the data section reads, by role (``map qT1``, ``participants``,
+        ``table``, ``parcellation GM``)."""
+        out = {f"map {name}": path for name, path in self.map_files().items()}
+        for key in ("participants", "table"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        for name, value in self.parcellations.items():
+            if isinstance(value, Path):
+                out[f"parcellation {name}"] = value
+        return out
+
+    def read_options(self) -> dict:
+        """The options that change what is read from the files (paths aside)."""
+        per_map = {name: {"id_column": entry.id_column, "sheet": entry.sheet}
+                   for name, entry in (self.maps or {}).items() if isinstance(entry, MapSource)}
+        return {
+            "exclude": list(self.exclude), "blocks": self.blocks, "id_column": self.id_column,
+            "sheet": self.sheet, "missing": self.missing, "modalities": self.modalities,
+            "id_match": self.id_match, "keep_summary_columns": list(self.keep_summary_columns),
+            "parcellations": {name: (value if isinstance(value, list) else "file")
+                              for name, value in self.parcellations.items()},
+            "maps": per_map,
+        }
 
     @field_validator("parcellations")
     @classmethod

@@ -25,6 +25,12 @@ class Problem:
     n_eval : int
     blocks : tuple of (start, stop) per map
     classes : tuple of str
+        Class names **sorted**, as scikit-learn orders the classes of string
+        labels (``np.unique``): every tie-break (KNN and one-vs-one votes, the
+        argmax of equal scores, the sign of a binary decision function, the
+        stratified fold allocation) then goes the way a plain scikit-learn
+        script on the study's string labels would send it. The task's own
+        order (``Task.classes``) stays the order things are shown in.
     subjects : tuple of str
     task : str
     view_fingerprint : str
@@ -55,7 +61,8 @@ def make_problem(view: View, task: Task) -> tuple[Problem, dict[str, str]]:
     index = {s: i for i, s in enumerate(view.subjects)}
     left_out: dict[str, str] = {}
     rows, codes, names = [], [], []
-    code = {c: i for i, c in enumerate(task.classes)}
+    classes = tuple(sorted(task.classes))
+    code = {c: i for i, c in enumerate(classes)}
     for group_subjects, group_labels in ((task.subjects, task.labels),
                                           (task.train_only_subjects, task.train_only_labels)):
         for s, label in zip(group_subjects, group_labels):
@@ -72,7 +79,7 @@ def make_problem(view: View, task: Task) -> tuple[Problem, dict[str, str]]:
         y=np.asarray(codes, dtype=np.int64),
         n_eval=n_eval,
         blocks=view.block_bounds,
-        classes=task.classes,
+        classes=classes,
         subjects=tuple(names),
         task=task.name,
         view_fingerprint=view.fingerprint,

@@ -17,7 +17,8 @@ Choices other engines must reproduce:
   subject is predicted once per repeat; accuracy, balanced accuracy, macro F1
   and the confusion matrix pool all repeats (the confusion matrix then sums to
   ``R * n_eval``), and each subject's recorded predicted label is the majority
-  vote over its repeats, ties going to the class listed first.
+  vote over its repeats, ties going to the first class in sorted order
+  (the encoding of :class:`~cohortbench.execute.problem.Problem`).
 - A null accuracy is the pooled accuracy of one shuffle, against that
   shuffle's labels of the evaluated rows.
 - Warnings raised while fitting (e.g. convergence warnings) are recorded once

@@ -7,52 +7,68 @@ stopped and a re-run recomputes nothing it has.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
+import shutil
 import tempfile
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from .. import __version__
-from ..data.views import Task
 from ..design.classifiers import classifier_names, user_classifiers
 from ..design.configs import content_id
+from ..design.fingerprint import (fingerprint_differences, legacy_fingerprint,
+                                  study_fingerprint, task_fingerprint)
 from ..design.loaded_study import LoadedStudy
 from ..design.stages import best_pipeline, plan_stage, shortlist_classifiers
 from ..errors import DataError, RunError
-from ..store.results_store import ResultsStore
+from ..store.results_store import STORE_NAME, ResultsStore
 from ..store.run_lock import RunLock
 from .backends import Backend, InlineBackend
 from .problem import Problem, make_problem
 from .progress import Progress
-from .splits import inner_cv, outer_splits
+from .splits import check_inner_cv, outer_splits
 from .units import run_unit
 
-__all__ = ["RunOutcome", "prepare_problems", "run_study", "evaluation_keys"]
+__all__ = ["RunOutcome", "prepare_problems", "run_study", "evaluation_keys", "view_dropped",
+           "package_version"]
 
 
 @dataclass
 class RunOutcome:
-    """What a run did."""
+    """What a run did.
+
+    ``total`` evaluations are planned; of these, this invocation ``computed`` some
+    and ``reused`` others (the same content under another stage), ``already`` were
+    done by an earlier invocation (resumed), and ``failed`` have a failure record.
+    ``notes`` are what the run decided or found on the way (resuming, results moved
+    aside, another package version, an empty shortlist), also shown as they happen.
+    ``report_error`` says why the report could not be built (None when it was).
+    """
 
     run_dir: Path
     total: int = 0
     computed: int = 0
     reused: int = 0
+    already: int = 0
     failed: int = 0
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    report_error: str | None = None
 
 
-def task_fingerprint(task: Task) -> str:
-    return content_id({
-        "name": task.name, "classes": task.classes, "subjects": task.subjects, "labels": task.labels,
-        "train_only_subjects": task.train_only_subjects, "train_only_labels": task.train_only_labels,
-    })
+def package_version() -> str:
+    """The installed cohortbench version (read here so that nothing imports the package root)."""
+    import importlib.metadata as md
+
+    try:
+        return md.version("cohortbench")
+    except md.PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+        return "unknown"
 
 
 def evaluation_keys(stage: str, view_fp: str, task_fp: str, config, cv) -> tuple[str, str]:
@@ -102,8 +118,8 @@ def _cap_warnings(study: LoadedStudy, views: dict) -> list[str]:
 
 def _check_inner_cv(study: LoadedStudy, problem: Problem) -> None:
     cv = study.cv
-    for train, _ in outer_splits(problem.y, problem.n_eval, cv.outer, cv.seed):
-        inner_cv(problem.y[train], cv.inner, problem.task, problem.classes, cv.reduce_inner_k)
+    check_inner_cv(problem.y, problem.n_eval, cv.outer, cv.seed, cv.inner, problem.task,
+                   problem.classes, cv.reduce_inner_k)
 
 
 def prepare_problems(study: LoadedStudy) -> tuple[dict, list[str]]:
@@ -142,30 +158,24 @@ def prepare_problems(study: LoadedStudy) -> tuple[dict, list[str]]:
     return problems, warnings + _cap_warnings(study, views)
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
+def view_dropped(study: LoadedStudy) -> dict[str, dict[str, str]]:
+    """View label (``qT1+DTI/GM``) -> subjects the missing-value policy leaves out, and why."""
+    out = {}
+    for mods, parc in _stage_views(study):
+        dropped = study.cohort.view(list(mods), parc).dropped
+        if dropped:
+            out[f"{'+'.join(mods)}/{parc}"] = dict(dropped)
+    return out
 
 
-def _data_files(study: LoadedStudy) -> dict[str, str]:
-    d = study.spec.data
-    files = dict(d.maps or {})
-    for key in ("participants", "table"):
-        if getattr(d, key, None):
-            files[key] = getattr(d, key)
-    return {name: _file_digest(Path(p)) for name, p in files.items()}
-
-
-def write_resolved_study(study: LoadedStudy, run_dir: Path, decisions: list[dict]) -> None:
+def write_resolved_study(study: LoadedStudy, run_dir: Path, decisions: list[dict],
+                         fingerprint: dict) -> None:
     """Write ``RUN_DIR/study.yaml``: the study as run, version, data fingerprints, decisions."""
     doc = study.spec.to_yaml_dict()
     doc["resolved"] = {
-        "cohortbench_version": __version__,
+        "cohortbench_version": package_version(),
         "study_file": str(study.path.resolve()),
-        "data_fingerprints": _data_files(study),
+        "data_fingerprints": {role: f["digest"] for role, f in fingerprint["files"].items()},
         "label_cuts": {k: float(v) for k, v in study.label_cuts.items()},
         "decisions": decisions,
     }
@@ -173,7 +183,68 @@ def write_resolved_study(study: LoadedStudy, run_dir: Path, decisions: list[dict
     fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=".study.", suffix=".yaml")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the user's umask decides
     os.replace(tmp, run_dir / "study.yaml")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: What --replace moves aside (everything a run writes in its directory).
+_RUN_FILES = (STORE_NAME, f"{STORE_NAME}-wal", f"{STORE_NAME}-shm", "study.yaml",
+              "report.html", "figures", "export")
+
+
+def _check_same_study(run_dir: Path, fingerprint: dict, replace: bool) -> list[str]:
+    """Refuse a run directory holding another study's results (or move them aside).
+
+    Called under the run lock, before anything is written. Returns notes to show.
+    """
+    if not (run_dir / STORE_NAME).exists():
+        return []
+    with ResultsStore.open(run_dir, create=False) as store:  # reads, never writes
+        old = store.get_info("study_fingerprint")
+        n_done = store.count()
+        old_version = store.get_info("cohortbench_version")
+    if replace:
+        return [_move_aside(run_dir)]
+    if old is None and n_done:
+        study_yaml = run_dir / "study.yaml"
+        doc = yaml.safe_load(study_yaml.read_text(encoding="utf-8")) if study_yaml.exists() else None
+        old = legacy_fingerprint(doc) if isinstance(doc, dict) else None
+        if old is None:
+            raise RunError(f"{run_dir} holds results of a study it did not record (written by "
+                           "an earlier cohortbench without its study.yaml); run with a new --out, "
+                           "or add --replace to move the old results aside and start afresh.")
+    changes = fingerprint_differences(old or {}, fingerprint)
+    if changes:
+        shown = "; ".join(changes[:4]) + (f"; and {len(changes) - 4} more" if len(changes) > 4 else "")
+        raise RunError(f"{run_dir} holds the results of a different study ({shown}); run with a "
+                       "new --out, or add --replace to move the old results aside (into "
+                       f"{run_dir / 'replaced'}) and start afresh.")
+    version = package_version()
+    if old_version and old_version != version:
+        return [f"warning: {run_dir} was started with cohortbench {old_version} and this is "
+                f"{version}; each evaluation records the version that computed it "
+                "(cohortbench_version in evaluations.csv)"]
+    return []
+
+
+def _move_aside(run_dir: Path) -> str:
+    """Move a run's files into ``RUN_DIR/replaced/<time>/`` (never deletes them)."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target = run_dir / "replaced" / stamp
+    suffix = 1
+    while target.exists():
+        target, suffix = run_dir / "replaced" / f"{stamp}-{suffix}", suffix + 1
+    target.mkdir(parents=True)
+    for name in _RUN_FILES:
+        if (run_dir / name).exists():
+            shutil.move(str(run_dir / name), str(target / name))
+    return f"note: moved the previous results of {run_dir} to {target} (--replace)"
 
 
 # A part of a sharded unit holds at least this many label vectors (networks of one
@@ -245,18 +316,23 @@ def _check_sendable(backend) -> None:
 
 
 def run_study(study: LoadedStudy, run_dir: Path, *, backend: Backend | None = None,
-              progress: Progress | None = None, engine: str = "reference") -> RunOutcome:
+              progress: Progress | None = None, engine: str = "fast",
+              replace: bool = False) -> RunOutcome:
     """Run (or resume) every stage of ``study`` into ``run_dir``.
 
     Parameters
     ----------
     study : LoadedStudy
     run_dir : Path
-        Created if absent; a second concurrent run on it is refused.
+        Created if absent; a second concurrent run on it is refused, and so is a
+        directory holding another study's results (see :mod:`~cohortbench.design.fingerprint`).
     backend : Backend, optional
         Where units run (default: in this process).
     progress : Progress, optional
-    engine : {'reference', 'fast'}
+    engine : {'fast', 'reference'}
+    replace : bool
+        Move results already in ``run_dir`` aside (``RUN_DIR/replaced/<time>``) and
+        start afresh.
 
     Returns
     -------
@@ -266,108 +342,140 @@ def run_study(study: LoadedStudy, run_dir: Path, *, backend: Backend | None = No
     progress = progress or Progress()
     _check_sendable(backend)  # before anything is written
     problems, warnings = prepare_problems(study)  # may raise before anything is written
+    fingerprint = study_fingerprint(study)
+    dropped = view_dropped(study)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     outcome = RunOutcome(run_dir=run_dir, warnings=list(warnings))
-    cv = study.cv
     metric = study.spec.metric
     order = list(classifier_names())
+    version = package_version()
     task_fps = {name: task_fingerprint(t) for name, t in study.tasks.items()}
-    with RunLock(run_dir) as lock, ResultsStore.open(run_dir) as store:
-        if lock.took_over_stale:
-            progress.message(f"note: {run_dir} had a stale lock from a killed run; resuming it")
-        store.set_info("study_name", study.spec.name)
-        store.set_info("study_path", str(study.path.resolve()))
-        store.set_info("cohort_summary", study.cohort.summary())
-        store.set_info("label_cuts", {k: float(v) for k, v in study.label_cuts.items()})
-        store.set_info("task_counts", {n: t.class_counts() for n, t in study.tasks.items()})
-        store.set_info("warnings", list(study.cohort.warnings) + warnings)
-        store.set_info("engine", engine)
-        decisions: list[dict] = []
-        write_resolved_study(study, run_dir, decisions)
-        content_seen: dict[str, str] = {}
-        shortlist = None
-        prev_results = None
-        stages = study.spec.stages
-        for index, stage in enumerate(stages):
-            if stage.classifiers == "all":
-                classifiers = order
-            elif stage.classifiers == "shortlist":
-                classifiers = shortlist
-            else:
-                classifiers = list(stage.classifiers)
-            best = None
-            if stage.pipeline == "best":
-                best, why = best_pipeline(prev_results, metric)
-                decision = {"stage": stage.name, "kind": "pipeline", "payload": {"pipeline": best, "why": why,
-                            "from_stage": stages[index - 1].name}}
-                store.set_decision(stage.name, "pipeline", decision["payload"])
-                decisions.append(decision)
-            planned = plan_stage(stage, index, classifiers=classifiers, tasks=list(study.tasks),
-                                 default_modalities=study.default_modalities(),
-                                 imputation=study.imputation, best=best)
-            todo = []
-            for p in planned:
-                problem = problems[(p.modalities, p.parcellation, p.task)]
-                key, content = evaluation_keys(p.stage, problem.view_fingerprint, task_fps[p.task], p.config, cv)
-                meta = dict(p.meta(), n_subjects=problem.n_eval, n_permutations=cv.permutations)
-                if store.has(key):
-                    content_seen.setdefault(content, key)
-                    continue
-                if content in content_seen and store.has(content_seen[content]):
-                    store.write_result(key, meta, store.get_result(content_seen[content]))
-                    outcome.reused += 1
-                    continue
-                content_seen.setdefault(content, key)
-                todo.append((key, p))
-            outcome.total += len(planned)
-            totals = dict(store.get_info("stage_totals", {}) or {})
-            totals[stage.name] = len(planned)
-            store.set_info("stage_totals", totals)
-            progress.start_stage(stage.name, len(planned), len(planned) - len(todo))
-            units, members = _units(todo, problems, cv, engine, getattr(backend, "workers", 1))
-            n_parts = Counter(key for chunk in members for key, _ in chunk)
-            parts: dict = {}
-            written: set = set()
-            for i, outcomes in backend.run(run_unit, units):
-                for (key, p), out in zip(members[i], outcomes):
-                    if key in written:  # a part's fallback already gave the whole result
-                        continue
-                    problem = problems[(p.modalities, p.parcellation, p.task)]
-                    meta = dict(p.meta(), n_subjects=problem.n_eval, n_permutations=cv.permutations)
-                    if "part" in out:
-                        from .fast import merge_parts
+    def say(note: str) -> None:
+        outcome.notes.append(note)
+        progress.message(note)
 
-                        got = parts.setdefault(key, [])
-                        got.append(out["part"])
-                        if len(got) < n_parts[key]:
-                            continue
-                        out = {"ok": True, "result": merge_parts(problem, p.config, cv,
-                                                                 parts.pop(key))}
-                    written.add(key)
-                    if out["ok"]:
-                        store.write_result(key, meta, out["result"])
-                        outcome.computed += 1
-                    else:
-                        store.write_failure(key, meta, out["error"], out["traceback"])
-                    progress.advance()
-            frame = store.evaluations_frame()
-            prev_results = frame[frame["stage"] == stage.name]
-            if stage.shortlist is not None:
-                shortlist, reasons = shortlist_classifiers(stage.shortlist, prev_results, order, metric)
-                rule = stage.shortlist.model_dump(exclude_none=True)
-                if "min_accuracy" in rule:
-                    text = f"best {metric} >= {rule['min_accuracy']} on every task of the stage"
-                else:
-                    text = "the classifiers listed in shortlist.keep"
-                payload = {"classifiers": shortlist, "rule": text, "reasons": reasons}
-                if "min_accuracy" in rule:
-                    payload["min_accuracy"] = rule["min_accuracy"]
-                store.set_decision(stage.name, "shortlist", payload)
-                decisions.append({"stage": stage.name, "kind": "shortlist", "payload": payload})
-                if not shortlist:
-                    progress.message(f"warning: stage '{stage.name}' shortlisted no classifier")
-            write_resolved_study(study, run_dir, decisions)
-        failures = store.failures()
-        outcome.failed = int(len(failures))
+    with RunLock(run_dir) as lock:
+        for note in _check_same_study(run_dir, fingerprint, replace):
+            say(note)
+        with ResultsStore.open(run_dir) as store:
+            if lock.took_over_stale:
+                say(f"note: {run_dir} had a stale lock from a killed run; resuming it")
+            already = store.count()
+            if already:
+                say(f"note: resuming {run_dir}: {already} evaluation(s) already in it are "
+                    "reused where the study still plans them")
+            store.set_info("study_fingerprint", fingerprint)
+            store.set_info("cohortbench_version", version)
+            store.set_info("study_name", study.spec.name)
+            store.set_info("study_path", str(study.path.resolve()))
+            store.set_info("cohort_summary", study.cohort.summary())
+            store.set_info("label_cuts", {k: float(v) for k, v in study.label_cuts.items()})
+            store.set_info("task_counts", {n: t.class_counts() for n, t in study.tasks.items()})
+            store.set_info("warnings", list(study.cohort.warnings) + warnings)
+            store.set_info("dropped", dropped)
+            store.set_info("engine", engine)
+            store.record_plan([stage.name for stage in study.spec.stages])
+            _run_stages(study, run_dir, store, backend, progress, engine, problems, task_fps,
+                        fingerprint, outcome, order, metric, version, say)
+            outcome.failed = int(len(store.failures()))
     return outcome
+
+
+def _run_stages(study, run_dir, store, backend, progress, engine, problems, task_fps,
+                fingerprint, outcome, order, metric, version, say) -> None:
+    cv = study.cv
+    decisions: list[dict] = []
+    write_resolved_study(study, run_dir, decisions, fingerprint)
+    content_seen: dict[str, str] = {}
+    shortlist = None
+    prev_results = None
+    stages = study.spec.stages
+    for index, stage in enumerate(stages):
+        if stage.classifiers == "all":
+            classifiers = order
+        elif stage.classifiers == "shortlist":
+            classifiers = shortlist
+        else:
+            classifiers = list(stage.classifiers)
+        best = None
+        if stage.pipeline == "best":
+            best, why = best_pipeline(prev_results, metric)
+            decision = {"stage": stage.name, "kind": "pipeline", "payload": {"pipeline": best, "why": why,
+                        "from_stage": stages[index - 1].name}}
+            store.set_decision(stage.name, "pipeline", decision["payload"])
+            decisions.append(decision)
+        planned = plan_stage(stage, index, classifiers=classifiers, tasks=list(study.tasks),
+                             default_modalities=study.default_modalities(),
+                             imputation=study.imputation, best=best)
+        todo = []
+        plan_entries = []
+        for p in planned:
+            problem = problems[(p.modalities, p.parcellation, p.task)]
+            key, content = evaluation_keys(p.stage, problem.view_fingerprint, task_fps[p.task], p.config, cv)
+            plan_entries.append((key, p.position))
+            if store.has(key):
+                content_seen.setdefault(content, key)
+                outcome.already += 1
+                continue
+            source = content_seen.get(content) or store.find_content(content)
+            if source is not None and store.has(source):
+                # The same evaluation under another stage (this study's, or one removed
+                # or renamed since): its result is this one's.
+                meta = dict(p.meta(), n_subjects=problem.n_eval, n_permutations=cv.permutations,
+                            content_key=content,
+                            cohortbench_version=store.evaluation_value(source, "cohortbench_version"))
+                store.write_result(key, meta, store.get_result(source))
+                outcome.reused += 1
+                continue
+            content_seen.setdefault(content, key)
+            todo.append((key, content, p))
+        store.plan_stage(stage.name, plan_entries)
+        outcome.total += len(planned)
+        progress.start_stage(stage.name, len(planned), len(planned) - len(todo))
+        units, members = _units([(k, p) for k, _, p in todo], problems, cv, engine,
+                                getattr(backend, "workers", 1))
+        contents = {k: c for k, c, _ in todo}
+        n_parts = Counter(key for chunk in members for key, _ in chunk)
+        parts: dict = {}
+        written: set = set()
+        for i, outcomes in backend.run(run_unit, units):
+            for (key, p), out in zip(members[i], outcomes):
+                if key in written:  # a part's fallback already gave the whole result
+                    continue
+                problem = problems[(p.modalities, p.parcellation, p.task)]
+                meta = dict(p.meta(), n_subjects=problem.n_eval, n_permutations=cv.permutations,
+                            content_key=contents[key], cohortbench_version=version)
+                if "part" in out:
+                    from .fast import merge_parts
+
+                    got = parts.setdefault(key, [])
+                    got.append(out["part"])
+                    if len(got) < n_parts[key]:
+                        continue
+                    out = {"ok": True, "result": merge_parts(problem, p.config, cv,
+                                                             parts.pop(key))}
+                written.add(key)
+                if out["ok"]:
+                    store.write_result(key, meta, out["result"])
+                    outcome.computed += 1
+                else:
+                    store.write_failure(key, meta, out["error"], out["traceback"])
+                progress.advance()
+        frame = store.evaluations_frame()
+        prev_results = frame[frame["stage"] == stage.name]
+        if stage.shortlist is not None:
+            shortlist, reasons = shortlist_classifiers(stage.shortlist, prev_results, order, metric)
+            rule = stage.shortlist.model_dump(exclude_none=True)
+            if "min_accuracy" in rule:
+                text = f"best {metric} >= {rule['min_accuracy']} on every task of the stage"
+            else:
+                text = "the classifiers listed in shortlist.keep"
+            payload = {"classifiers": shortlist, "rule": text, "reasons": reasons}
+            if "min_accuracy" in rule:
+                payload["min_accuracy"] = rule["min_accuracy"]
+            store.set_decision(stage.name, "shortlist", payload)
+            decisions.append({"stage": stage.name, "kind": "shortlist", "payload": payload})
+            if not shortlist:
+                say(f"warning: stage '{stage.name}' shortlisted no classifier")
+        write_resolved_study(study, run_dir, decisions, fingerprint)

@@ -20,7 +20,8 @@ from sklearn.model_selection import LeaveOneOut, RepeatedStratifiedKFold, Strati
 from ..errors import DataError, StudyError
 from .permutations import stable_int
 
-__all__ = ["parse_cv_scheme", "outer_splits", "inner_cv", "folds_id", "derived_seed"]
+__all__ = ["parse_cv_scheme", "outer_splits", "inner_cv", "check_inner_cv", "folds_id",
+           "derived_seed"]
 
 _SCHEME = re.compile(r"^(loo|stratified-kfold:(\d+)|repeated-stratified-kfold:(\d+):(\d+))$")
 
@@ -147,6 +148,40 @@ def inner_cv(y_train, scheme: str, task: str, classes, reduce_k: bool) -> Strati
                 "or use fewer folds."
             )
     return StratifiedKFold(n_splits=k, shuffle=False)
+
+
+def check_inner_cv(y, n_eval: int, outer: str, seed: int, inner: str, task: str, classes,
+                   reduce_k: bool) -> None:
+    """Refuse, with advice that works, an inner CV some outer training fold cannot run.
+
+    Looks at every outer training fold first, so that the advice fits the worst
+    one: lowering K (``reduce_inner_k``) only helps when every fold keeps at least
+    two subjects of every class.
+    """
+    kind, k, _ = parse_cv_scheme(inner)
+    worst, worst_class = None, None
+    for train, _ in outer_splits(y, n_eval, outer, seed):
+        codes, counts = np.unique(np.asarray(y)[train], return_counts=True)
+        missing = [c for c in range(len(classes)) if c not in set(codes.tolist())]
+        n_min = 0 if missing else int(counts.min())
+        if worst is None or n_min < worst:
+            worst = n_min
+            worst_class = classes[missing[0]] if missing else classes[int(codes[np.argmin(counts)])]
+    if worst is None or worst >= k:
+        return
+    if worst >= 2:
+        if reduce_k:
+            return
+        raise DataError(
+            f"Task {task!r}: class {worst_class!r} has only {worst} subjects in an outer training "
+            f"fold, fewer than the {k} inner folds of {inner!r}; set cv.reduce_inner_k: true (the "
+            f"inner K then drops to the smallest class, here {worst}) or cv.inner: "
+            f"\"stratified-kfold:{worst}\".")
+    raise DataError(
+        f"Task {task!r}: class {worst_class!r} has only {worst} subject(s) in an outer training "
+        "fold, too few for any inner cross-validation (it needs 2 per class); remove the search "
+        "from this task's stages (search: [none]), use an outer CV that keeps more subjects in "
+        "training (cv.outer: loo), or add subjects to that class.")
 
 
 def folds_id(splits) -> str:

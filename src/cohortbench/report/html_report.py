@@ -160,7 +160,9 @@ def _screen_blocks(frame, stage, slug, figures, context) -> list:
                           f"line marks the {threshold:.0%} accuracy threshold and classifiers in "
                           "bold reach it on every task.")]
     data = made[1]
+    # dropna=False: with no permutation test every Z is NaN and must stay a (blank) column
     wide = data.pivot_table(index="classifier", columns="task", values=["accuracy", "z_score"],
+                            dropna=False,
                             sort=False)
     table = pd.DataFrame({"Classifier": wide.index})
     kinds = {}
@@ -356,6 +358,20 @@ def _stage_sections(evaluations, nulls, predictions, context, stage_kinds, figur
     return sections
 
 
+def _dropped_rows(dropped) -> list[tuple[str, str, str]]:
+    """(analysis, subject, reason) rows from ``{view: {subject: reason}}``.
+
+    Older runs stored one flat ``{subject: reason}``; it reads as one analysis ``–``.
+    """
+    rows = []
+    for key, value in (dropped or {}).items():
+        if isinstance(value, dict):
+            rows += [(str(key), str(s), str(r)) for s, r in value.items()]
+        else:
+            rows.append(("–", str(key), str(value)))
+    return rows
+
+
 def _cohort(summary: dict) -> dict:
     tasks = [(task, cls, count) for task, classes in (summary.get("tasks") or {}).items()
              for cls, count in classes.items()]
@@ -363,15 +379,19 @@ def _cohort(summary: dict) -> dict:
     return {
         "n_subjects": summary.get("n_subjects", "–"),
         "tasks": _table(pd.DataFrame(tasks, columns=["Task", "Class", "Subjects"])),
-        "maps": _table(pd.DataFrame([(m.get("name"), m.get("n_rois"), m.get("n_missing", 0))
-                                     for m in maps],
-                                    columns=["Map", "Regions (ROIs)", "Missing values"])),
+        "maps": _table(pd.DataFrame(
+            [(m.get("name"), m.get("n_rois"), m.get("n_missing", 0),
+              ", ".join(m.get("subjects_missing_whole_map") or []) or "none")
+             for m in maps],
+            columns=["Map", "Regions (ROIs)", "Missing values", "Subjects missing the whole map"])),
         "parcellations": _table(pd.DataFrame(list((summary.get("parcellations") or {}).items()),
                                              columns=["Parcellation", "Regions (ROIs)"])),
-        "dropped": _table(pd.DataFrame(list((summary.get("dropped") or {}).items()),
-                                       columns=["Subject", "Reason"])),
+        "dropped": _table(pd.DataFrame(_dropped_rows(summary.get("dropped")),
+                                       columns=["Analysis (modalities/parcellation)", "Subject",
+                                                "Reason"])),
         "label_cuts": _table(pd.DataFrame(list((summary.get("label_cuts") or {}).items()),
                                           columns=["Label", "Cut value"])),
+        "decisions": [str(d) for d in summary.get("decisions") or []],
     }
 
 

@@ -37,6 +37,7 @@ EVALUATION_COLUMNS = (
 #: Columns written after the contract ones: provenance a user may want to filter on.
 EVALUATION_EXTRA_COLUMNS = (
     "imputation", "n_features_used", "config_id", "view_fingerprint", "folds_id", "engine",
+    "cohortbench_version",
 )
 PREDICTION_COLUMNS = ("evaluation_id", "subject", "true_label", "predicted_label")
 NULL_COLUMNS = ("evaluation_id", "permutation", "accuracy")
@@ -81,38 +82,27 @@ def _csv_bytes(frame: pd.DataFrame) -> bytes:
     return text.encode("utf-8")
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+def export_csvs(store: ResultsStore, out_dir: Path,
+                extra: dict[str, tuple[str, pd.DataFrame]] | None = None) -> dict[str, Path]:
+    """Write ``evaluations.csv``, ``predictions.csv``, ``nulls.csv`` (and ``extra``) into ``out_dir``.
 
-
-def export_csvs(store: ResultsStore, out_dir: Path) -> dict[str, Path]:
-    """Write ``evaluations.csv``, ``predictions.csv`` and ``nulls.csv`` into ``out_dir``.
-
-    Each file is written to a temporary file and renamed into place, so a
-    reader never sees half a file.
+    All files or none: every table is computed and written to a temporary file
+    first; only then are they renamed into place, so a failure leaves the
+    directory as it was (and a reader never sees half a file).
 
     Parameters
     ----------
     store : ResultsStore
     out_dir : Path
         Created if missing.
+    extra : dict, optional
+        More tables computed from the store by a higher layer (e.g. the per-step
+        tests): name -> (file name, frame).
 
     Returns
     -------
     dict
-        ``{"evaluations", "predictions", "nulls"}`` -> path written.
+        Table name -> path written.
 
     Raises
     ------
@@ -121,14 +111,36 @@ def export_csvs(store: ResultsStore, out_dir: Path) -> dict[str, Path]:
     """
     out_dir = Path(out_dir)
     frames = export_frames(store)
-    written: dict[str, Path] = {}
+    tables = {name: (file_name, frames[name]) for name, file_name in EXPORT_FILES.items()}
+    tables.update(extra or {})
+    payloads = {name: _csv_bytes(frame) for name, (_, frame) in tables.items()}
+    temporary: dict[str, str] = {}
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        for name, file_name in EXPORT_FILES.items():
-            path = out_dir / file_name
-            _write_atomically(path, _csv_bytes(frames[name]))
+        for name, data in payloads.items():
+            fd, tmp = tempfile.mkstemp(dir=out_dir, prefix=f".{tables[name][0]}.", suffix=".tmp")
+            temporary[name] = tmp
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the user's umask decides
+        written = {}
+        for name, tmp in temporary.items():
+            path = out_dir / tables[name][0]
+            os.replace(tmp, path)
             written[name] = path
     except OSError as exc:
         raise RunError(f"Cannot write the CSV files to {out_dir} ({exc.strerror or exc}); "
                        "fix its permissions, free some space, or choose another --out.") from exc
+    finally:
+        for tmp in temporary.values():
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     return written
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -25,28 +25,14 @@ import pandas as pd
 
 from ..errors import RunError
 from .records import EvaluationResult
+from .schema import (CREATE_SQL, EVALUATION_COLUMNS, SCHEMA_VERSION, migrate, select_list,
+                     table_columns)
 
 __all__ = ["ResultsStore", "STORE_NAME", "SCHEMA_VERSION", "EVALUATION_COLUMNS",
            "META_FIELDS"]
 
 STORE_NAME = "results.sqlite"
-SCHEMA_VERSION = 1
 
-# Column name -> SQL type, in table order (the order of evaluations_frame()).
-_EVALUATION_SCHEMA = {
-    "evaluation_key": "TEXT PRIMARY KEY", "position": "INTEGER NOT NULL", "stage": "TEXT",
-    "stage_index": "INTEGER", "task": "TEXT", "classifier": "TEXT", "row_scaling": "TEXT",
-    "imputation": "TEXT", "column_scaling": "TEXT", "feature_selection": "TEXT",
-    "n_features": "INTEGER", "n_features_used": "INTEGER", "dim_reduction": "TEXT",
-    "search": "TEXT", "modalities": "TEXT", "parcellation": "TEXT", "n_subjects": "INTEGER",
-    "accuracy": "REAL", "balanced_accuracy": "REAL", "f1_macro": "REAL",
-    "n_permutations": "INTEGER", "null_mean": "REAL", "null_std": "REAL", "z_score": "REAL",
-    "p_value": "REAL", "seconds": "REAL", "config_id": "TEXT", "view_fingerprint": "TEXT",
-    "folds_id": "TEXT", "engine": "TEXT", "classes_json": "TEXT", "confusion_json": "TEXT",
-    "chosen_params_json": "TEXT", "warnings_json": "TEXT", "extra_json": "TEXT",
-    "created_at": "TEXT",
-}
-EVALUATION_COLUMNS = tuple(_EVALUATION_SCHEMA)
 _INT_COLUMNS = frozenset({"position", "stage_index", "n_features", "n_features_used",
                           "n_subjects", "n_permutations", "permutation"})
 _FLOAT_COLUMNS = frozenset({"accuracy", "balanced_accuracy", "f1_macro", "null_mean",
@@ -55,25 +41,7 @@ _FLOAT_COLUMNS = frozenset({"accuracy", "balanced_accuracy", "f1_macro", "null_m
 META_FIELDS = frozenset({"position", "stage", "stage_index", "task", "classifier",
                          "row_scaling", "imputation", "column_scaling", "feature_selection",
                          "n_features", "dim_reduction", "search", "modalities", "parcellation",
-                         "n_subjects", "n_permutations"})
-_SCHEMA_SQL = (
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS evaluations ("
-    + ", ".join(f"{name} {kind}" for name, kind in _EVALUATION_SCHEMA.items()) + ")",
-    "CREATE INDEX IF NOT EXISTS evaluations_by_position "
-    "ON evaluations (position, evaluation_key)",
-    "CREATE TABLE IF NOT EXISTS predictions (evaluation_key TEXT NOT NULL, "
-    "position INTEGER NOT NULL, subject TEXT NOT NULL, true_label TEXT, "
-    "predicted_label TEXT, PRIMARY KEY (evaluation_key, position))",
-    "CREATE TABLE IF NOT EXISTS nulls (evaluation_key TEXT NOT NULL, "
-    "permutation INTEGER NOT NULL, accuracy REAL, PRIMARY KEY (evaluation_key, permutation))",
-    "CREATE TABLE IF NOT EXISTS failures (evaluation_key TEXT PRIMARY KEY, position INTEGER, "
-    "stage TEXT, task TEXT, classifier TEXT, meta_json TEXT, error TEXT, traceback TEXT, "
-    "created_at TEXT)",
-    "CREATE TABLE IF NOT EXISTS decisions (stage TEXT NOT NULL, kind TEXT NOT NULL, "
-    "payload_json TEXT, PRIMARY KEY (stage, kind))",
-    "CREATE TABLE IF NOT EXISTS run_info (key TEXT PRIMARY KEY, value_json TEXT)",
-)
+                         "n_subjects", "n_permutations", "content_key", "cohortbench_version"})
 _TUPLE_TAG = "__tuple__"
 _DAMAGE_WORDS = ("not a database", "malformed", "corrupt")
 _DIRECTORY_WORDS = ("disk i/o", "disk is full", "readonly", "read-only", "unable to open",
@@ -170,10 +138,14 @@ class ResultsStore:
     may be called from several threads of the process that owns the store.
     """
 
-    def __init__(self, path: Path, connection: sqlite3.Connection):
+    def __init__(self, path: Path, connection: sqlite3.Connection, version: int = SCHEMA_VERSION):
         self.path = Path(path)
         self._conn = connection
         self._lock = threading.RLock()
+        #: The schema version of the file (older than SCHEMA_VERSION only when read-only).
+        self.version = version
+        self._evaluation_columns = table_columns(connection, "evaluations")
+        self._has_plan = bool(table_columns(connection, "plan"))
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -212,11 +184,11 @@ class ResultsStore:
             with _translated(path):
                 if has_content:
                     cls._check_integrity(conn, path)
-                cls._prepare(conn, path, create)
+                version = cls._prepare(conn, path, create)
         except BaseException:
             conn.close()
             raise
-        return cls(path, conn)
+        return cls(path, conn, version)
 
     @staticmethod
     def _check_integrity(conn: sqlite3.Connection, path: Path) -> None:
@@ -227,7 +199,8 @@ class ResultsStore:
                                         + "; ".join(rows[:3]))
 
     @staticmethod
-    def _prepare(conn: sqlite3.Connection, path: Path, create: bool) -> None:
+    def _prepare(conn: sqlite3.Connection, path: Path, create: bool) -> int:
+        """Create, check and (when writing) migrate the schema; return its version."""
         tables = {r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
         if "meta" not in tables:
@@ -242,7 +215,7 @@ class ResultsStore:
         if "meta" not in tables:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for statement in _SCHEMA_SQL:
+                for statement in CREATE_SQL:
                     conn.execute(statement)
                 conn.execute("INSERT OR IGNORE INTO meta (key, value) "
                              "VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -260,6 +233,11 @@ class ResultsStore:
             raise RunError(f"The results store {path} was written by a newer cohortbench "
                            f"(store schema version {version}; this version reads up to "
                            f"{SCHEMA_VERSION}); upgrade cohortbench to open it.")
+        if create and version < SCHEMA_VERSION:
+            # Only a writer migrates (under the run lock); readers read older stores as
+            # they are, so that report/export/status never change a store.
+            version = migrate(conn, version)
+        return version
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
@@ -389,6 +367,14 @@ class ResultsStore:
         )
         return row
 
+    def evaluation_value(self, key: str, column: str):
+        """One stored column of evaluation ``key`` (None when absent, or a column an
+        older store lacks)."""
+        if column not in self._evaluation_columns:
+            return None
+        rows = self._query(f"SELECT {column} FROM evaluations WHERE evaluation_key = ?", (key,))
+        return rows[0][0] if rows else None
+
     def get_result(self, key: str) -> EvaluationResult:
         """Rebuild the stored record of ``key`` (KeyError when absent).
 
@@ -460,24 +446,87 @@ class ResultsStore:
                 data[name] = pd.Series(values, dtype=object)
         return pd.DataFrame(data, columns=columns)
 
-    def evaluations_frame(self) -> pd.DataFrame:
-        """Every evaluation row, ordered by ``(position, evaluation_key)``."""
-        return self._frame(f"SELECT {', '.join(EVALUATION_COLUMNS)} FROM evaluations "
+    def _current(self, alias: str) -> str:
+        """A WHERE clause keeping the evaluations of the study as it now stands.
+
+        Once a run has recorded its plan (``plan_recorded``), evaluations outside
+        it (a stage removed or edited since) stay in the file but out of frames;
+        a store from before plans existed shows everything, as it always did.
+        """
+        if not self._has_plan or not self.get_info("plan_recorded", False):
+            return ""
+        return f"WHERE {alias}.evaluation_key IN (SELECT evaluation_key FROM plan) "
+
+    def evaluations_frame(self, *, current: bool = True) -> pd.DataFrame:
+        """Evaluation rows, ordered by ``(position, evaluation_key)``.
+
+        ``current`` (default): only those of the current plan (see :meth:`record_plan`);
+        otherwise every stored row. Columns an older store lacks are empty.
+        """
+        columns = select_list(EVALUATION_COLUMNS, self._evaluation_columns)
+        scope = self._current("e") if current else ""
+        return self._frame(f"SELECT {columns} FROM evaluations e {scope}"
                            "ORDER BY position, evaluation_key")
 
-    def predictions_frame(self) -> pd.DataFrame:
-        """Every prediction, in evaluation order then prediction position."""
+    def predictions_frame(self, *, current: bool = True) -> pd.DataFrame:
+        """Predictions, in evaluation order then prediction position."""
+        scope = self._current("e") if current else ""
         return self._frame(
             "SELECT p.evaluation_key, p.position, p.subject, p.true_label, p.predicted_label "
-            "FROM predictions p JOIN evaluations e USING (evaluation_key) "
+            f"FROM predictions p JOIN evaluations e USING (evaluation_key) {scope}"
             "ORDER BY e.position, p.evaluation_key, p.position")
 
-    def nulls_frame(self) -> pd.DataFrame:
-        """Every null accuracy, in evaluation order then permutation."""
+    def nulls_frame(self, *, current: bool = True) -> pd.DataFrame:
+        """Null accuracies, in evaluation order then permutation."""
+        scope = self._current("e") if current else ""
         return self._frame(
             "SELECT n.evaluation_key, n.permutation, n.accuracy "
-            "FROM nulls n JOIN evaluations e USING (evaluation_key) "
+            f"FROM nulls n JOIN evaluations e USING (evaluation_key) {scope}"
             "ORDER BY e.position, n.evaluation_key, n.permutation")
+
+    # --------------------------------------------------------------------- plan
+    def record_plan(self, stages) -> None:
+        """Start recording the plan of the study as it now stands (stage names in order).
+
+        Forgets the previous plan: what is shown from now on is what the current
+        study plans, stage by stage (:meth:`plan_stage`). Stored results are kept.
+        """
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM plan")
+            for key, value in (("plan_recorded", True), ("stages", list(stages))):
+                conn.execute("INSERT INTO run_info (key, value_json) VALUES (?, ?) ON CONFLICT "
+                             "(key) DO UPDATE SET value_json = excluded.value_json",
+                             (key, _dumps(value)))
+        self._has_plan = True
+
+    def plan_stage(self, stage: str, entries) -> None:
+        """Record the evaluations ``stage`` plans: ``(evaluation_key, position)`` pairs."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM plan WHERE stage = ?", (stage,))
+            conn.executemany("INSERT OR REPLACE INTO plan (evaluation_key, stage, position) "
+                             "VALUES (?, ?, ?)", [(k, stage, int(p)) for k, p in entries])
+
+    def planned_counts(self) -> dict[str, int] | None:
+        """Stage -> number of evaluations planned, or None before any plan was recorded."""
+        if not self._has_plan or not self.get_info("plan_recorded", False):
+            return None
+        rows = self._query("SELECT stage, COUNT(*) FROM plan GROUP BY stage")
+        return {stage: n for stage, n in rows}
+
+    def unplanned_count(self) -> int:
+        """Stored evaluations outside the current plan (0 before any plan was recorded)."""
+        if not self._has_plan or not self.get_info("plan_recorded", False):
+            return 0
+        return self._query("SELECT COUNT(*) FROM evaluations WHERE evaluation_key NOT IN "
+                           "(SELECT evaluation_key FROM plan)")[0][0]
+
+    def find_content(self, content_key: str) -> str | None:
+        """The key of a stored evaluation with this content (any stage), if any."""
+        if "content_key" not in self._evaluation_columns:
+            return None
+        rows = self._query("SELECT evaluation_key FROM evaluations WHERE content_key = ? "
+                           "ORDER BY position, evaluation_key LIMIT 1", (content_key,))
+        return rows[0][0] if rows else None
 
     # ----------------------------------------------------------------- failures
     def write_failure(self, key: str, meta: dict, error: str, traceback: str) -> None:
@@ -498,10 +547,14 @@ class ResultsStore:
                  meta.get("classifier"), _dumps(meta, keep_tuples=True), str(error),
                  str(traceback), _now()))
 
-    def failures(self) -> pd.DataFrame:
-        """Failed evaluations (key, position, stage, task, classifier, error, …)."""
+    def failures(self, *, current: bool = True) -> pd.DataFrame:
+        """Failed evaluations (key, position, stage, task, classifier, error, …).
+
+        ``current``: only those of the current plan (see :meth:`evaluations_frame`).
+        """
+        scope = self._current("f") if current else ""
         return self._frame("SELECT evaluation_key, position, stage, task, classifier, error, "
-                           "traceback, meta_json, created_at FROM failures "
+                           f"traceback, meta_json, created_at FROM failures f {scope}"
                            "ORDER BY position, evaluation_key")
 
     def clear_failures(self, keys: Iterable[str] | None = None) -> int:
