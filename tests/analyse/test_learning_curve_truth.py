@@ -47,7 +47,7 @@ def test_fast_proxy_projection_covers_the_truth_and_the_curve_is_pluggable():
 
 
 def test_fast_proxy_noise_promises_no_gain():
-    case = truth_case(100, effect_size=0.0, n_rois=16, n_gm=10, repeats=8, n_permutations=20,
+    case = truth_case(100, effect_size=0.0, n_rois=16, n_gm=10, repeats=4, n_permutations=20,
                       n_boot=300, n_draws=4, test_counts=(350, 200, 200))
     assert abs(case.truth - 0.5) < 0.06  # the pipeline cannot beat chance on this population
     assert _no_gain_promised(case), summarise([case]).to_string()
