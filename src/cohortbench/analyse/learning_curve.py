@@ -15,8 +15,9 @@ The method, written down (user-facing version: ``docs/learning_curves.md``):
   least squares, minimising ``sum_j w_j * (mean_j - acc(n_j))**2`` with ``w_j = j / m``, where
   the ``m`` sizes are numbered ``j = 1..m`` from the smallest: the largest size weighs 1, the
   smallest ``1/m``. Figueroa et al. give more weight to the points with larger samples since
-  the purpose is to predict performance at still larger ones; for evenly spaced sizes
-  (the default ladder) ``j / m`` is ``n_j / n_m`` up to the ladder's offset.
+  the purpose is to predict performance at still larger ones; implementations derived from
+  their code weight by ``n_j / n_max``, the same for sizes evenly spaced from the step and
+  close for the default ladder (see ``docs/learning_curves.md``).
 - **Fit**: a profile over a grid of ``c`` (for fixed ``c`` the model is linear in ``a, b``)
   gives the start of ``scipy.optimize.least_squares`` (trust-region reflective, bounds).
 - **Intervals**: a bootstrap over repeats, widened by each point's binomial variance. For
