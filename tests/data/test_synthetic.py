@@ -9,7 +9,11 @@ import yaml
 
 from cohortbench.data.loading import load_cohort
 from cohortbench.data.labels import build_tasks, derive_labels
-from cohortbench.data.synthetic import make_synthetic_cohort, write_synthetic_cohort
+from cohortbench.data.synthetic import (
+    MAP_VALUES,
+    make_synthetic_cohort,
+    write_synthetic_cohort,
+)
 from cohortbench.errors import DataError
 
 
@@ -153,3 +157,172 @@ def test_written_study_follows_the_published_design(written):
     assert enrich["modalities"] == [["qT1", "DTI", "Na"], ["qT1", "DTI"], ["qT1", "Na"]]
     assert enrich["parcellations"] == ["GM", "all"]
     assert "#" in study_path.read_text()  # a documented example
+
+
+# --- Populations, effect maps, null maps, effect size (issues 19 and 20) -----------------
+
+def _digest(c) -> str:
+    """A content hash of a cohort: participants, maps (names, ROIs, IDs, float64 values)."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+    people = c.participants
+    h.update("\t".join(people.columns).encode())
+    for col in people.columns:
+        values = people[col]
+        h.update(col.encode())
+        if values.dtype.kind in "fiu":
+            h.update(np.ascontiguousarray(values.to_numpy(np.float64)).tobytes())
+        else:
+            h.update("\t".join(map(str, values)).encode())
+    for name, table in c.maps.items():
+        h.update(name.encode())
+        h.update("\t".join(table.columns).encode())
+        h.update("\t".join(table.index).encode())
+        h.update(np.ascontiguousarray(table.to_numpy(np.float64)).tobytes())
+    h.update(json.dumps([c.progression, c.motor_rois, c.gm_rois, c.modalities],
+                        sort_keys=True).encode())
+    return h.hexdigest()[:32]
+
+
+# Digests computed with main's generator (commit 430c2ed) before populations were added:
+# the default arguments must keep giving these cohorts byte for byte.
+LEGACY_DIGESTS = [
+    (dict(seed=0), "f069a0dcda5d8fcb439b57bb997519df"),
+    (dict(seed=3), "c242b602b142e16973ce6285c5a313a8"),
+    (dict(seed=11, n_controls=5, n_slow=4, n_fast=3, n_rois=20, n_gm=12),
+     "7b7f0b7862534a65fc5c02b4c23909d1"),
+    (dict(seed=1, n_controls=6, n_slow=5, n_fast=5, n_rois=12, n_gm=6),
+     "be99d05c8c871c06925f64fd78616f04"),
+    (dict(seed=7, n_controls=40, n_slow=21, n_fast=20, n_rois=50, n_gm=30),
+     "66c8024cd375de30799bf0e089883ad6"),
+]
+
+
+@pytest.mark.parametrize(("settings", "expected"), LEGACY_DIGESTS)
+def test_default_arguments_give_the_cohorts_of_before(settings, expected):
+    assert _digest(make_synthetic_cohort(**settings)) == expected
+    # Explicit defaults of the new settings change nothing either
+    assert _digest(make_synthetic_cohort(**settings, population_seed=None, effect_maps=None,
+                                         n_null_maps=0, effect_size=1.0)) == expected
+
+
+def test_written_files_are_those_of_before(tmp_path):
+    import hashlib
+
+    write_synthetic_cohort(tmp_path, seed=2, n_controls=5, n_slow=4, n_fast=4, n_rois=16, n_gm=9)
+    h = hashlib.sha256()
+    for path in sorted(tmp_path.rglob("*")):
+        if path.is_file():
+            h.update(str(path.relative_to(tmp_path)).encode())
+            h.update(path.read_bytes())
+    assert h.hexdigest()[:32] == "589c9232bafc7615dd70b77862b18d7c"  # main, commit 430c2ed
+
+
+def test_samples_of_one_population_share_roi_means_but_not_subjects():
+    from cohortbench.data.synthetic import make_synthetic_population
+
+    population = make_synthetic_population(seed=5, n_rois=30, n_gm=18)
+    again = make_synthetic_population(seed=5, n_rois=30, n_gm=18)
+    other = make_synthetic_population(seed=6, n_rois=30, n_gm=18)
+    for name in population.maps:
+        np.testing.assert_array_equal(population.roi_means[name], again.roi_means[name])
+        assert not np.allclose(population.roi_means[name], other.roi_means[name])
+    a = population.sample(4, 3, 3, np.random.default_rng(1))
+    b = population.sample(4, 3, 3, np.random.default_rng(2))
+    assert not np.allclose(a.maps["qT1"].to_numpy(), b.maps["qT1"].to_numpy())
+    pd.testing.assert_frame_equal(a.maps["FA"],
+                                  population.sample(4, 3, 3, np.random.default_rng(1)).maps["FA"])
+    # make_synthetic_cohort with population_seed is a sample of that population
+    via_cohort = make_synthetic_cohort(n_controls=4, n_slow=3, n_fast=3, n_rois=30, n_gm=18,
+                                       seed=1, population_seed=5)
+    assert _digest(via_cohort) == _digest(a)
+    # population_seed equal to seed does not reuse the subjects' stream
+    same = make_synthetic_cohort(n_controls=4, n_slow=3, n_fast=3, n_rois=30, n_gm=18, seed=5,
+                                 population_seed=5)
+    legacy = make_synthetic_cohort(n_controls=4, n_slow=3, n_fast=3, n_rois=30, n_gm=18, seed=5)
+    assert not np.allclose(same.maps["MD"].to_numpy(), legacy.maps["MD"].to_numpy())
+
+
+def test_large_samples_centre_on_the_population_means_and_keep_clean_labels():
+    import time
+
+    from cohortbench.data.synthetic import make_synthetic_population
+
+    population = make_synthetic_population(seed=2, n_rois=40, n_gm=24)
+    start = time.perf_counter()
+    big = population.sample(1000, 500, 500, np.random.default_rng(0), first_id=1001)
+    assert time.perf_counter() - start < 5.0
+    assert big.maps["qT1"].shape == (2000, 40)
+    assert big.maps["qT1"].index[0] == "sub-1001" and big.maps["qT1"].index.is_unique
+    # Controls have value = gain * (roi_mean + noise) + offset with E[gain] = 1 and zero-mean
+    # noise and offset: per ROI the sample mean estimates roi_mean (z-test per ROI).
+    controls = np.array([big.progression[s] == "HC" for s in big.maps["MD"].index])
+    values = big.maps["MD"].to_numpy()[controls]
+    z = (values.mean(0) - population.roi_means["MD"]) / (values.std(0, ddof=1) / np.sqrt(1000))
+    assert np.abs(z).max() < 4.5
+    out = derive_labels(big.participants.set_index("participant_id"),
+                        {"s": {"expression": "(48 - alsfrs_r) / disease_months"},
+                         "p": {"from": "s", "split": "median", "classes": ["slow", "fast"],
+                               "among": {"group": "ALS"}}})
+    truth = pd.Series(big.progression)
+    assert (out["p"].fillna("HC") == truth[out.index]).all()
+    with pytest.raises(DataError, match="n_slow equal to n_fast"):
+        population.sample(10, 5, 3, np.random.default_rng(0))
+    with pytest.raises(TypeError, match="numpy.random.Generator"):
+        population.sample(4, 3, 3, 0)
+
+
+def test_effect_lives_only_in_motor_rois_of_effect_maps_and_scales():
+    settings = dict(n_controls=6, n_slow=5, n_fast=5, n_rois=40, n_gm=24, seed=3,
+                    population_seed=8, n_null_maps=2)
+    base = make_synthetic_cohort(**settings, effect_maps=["FA", "TSC"], effect_size=1.0)
+    none = make_synthetic_cohort(**settings, effect_maps=["FA", "TSC"], effect_size=0.0)
+    double = make_synthetic_cohort(**settings, effect_maps=["FA", "TSC"], effect_size=2.0)
+    assert base.effect_maps == ["FA", "TSC"]
+    assert base.modalities["Noise"] == ["null1", "null2"]
+    assert list(base.maps)[-2:] == ["null1", "null2"]
+    patients = np.array([base.progression[s] != "HC" for s in base.maps["FA"].index])
+    motor = np.isin(base.roi_names, base.motor_rois)
+    for name in base.maps:
+        # effect_size only moves the effect term: every other draw is the same
+        diff = base.maps[name].to_numpy() - none.maps[name].to_numpy()
+        changed = np.abs(diff) > 0
+        if name in ("FA", "TSC"):
+            assert changed.any()
+            assert not changed[~patients].any() and not changed[:, ~motor].any()
+            # twice the effect moves the values twice as far, up to the rounding of the
+            # stored values (half a unit of the last decimal each: at most 3 units in all)
+            twice = double.maps[name].to_numpy() - none.maps[name].to_numpy()
+            unit = 10.0 ** -MAP_VALUES[name][3]
+            np.testing.assert_allclose(twice[changed], 2 * diff[changed], rtol=0,
+                                       atol=3 * unit + 1e-9)
+        else:
+            assert not changed.any(), name
+
+
+def test_write_synthetic_cohort_writes_a_given_cohort_with_its_null_maps(tmp_path):
+    cohort = make_synthetic_cohort(n_controls=4, n_slow=3, n_fast=3, n_rois=10, n_gm=6,
+                                   seed=1, population_seed=2, n_null_maps=1)
+    study_path = write_synthetic_cohort(tmp_path, seed=4, cohort=cohort)
+    study = yaml.safe_load(study_path.read_text())
+    assert study["seed"] == 4
+    assert study["data"]["maps"]["null1"] == "maps/null1.tsv"
+    assert study["data"]["modalities"]["Noise"] == ["null1"]
+    loaded = load_cohort(
+        maps={k: tmp_path / v for k, v in study["data"]["maps"].items()},
+        participants=tmp_path / "participants.tsv", modalities=study["data"]["modalities"])
+    np.testing.assert_array_equal(loaded.maps["null1"].to_numpy(),
+                                  cohort.maps["null1"].to_numpy())
+    with pytest.raises(TypeError, match="either a cohort"):
+        write_synthetic_cohort(tmp_path, cohort=cohort, n_rois=5)
+
+
+def test_new_settings_are_checked():
+    with pytest.raises(DataError, match="no map 'T1w' for effect_maps"):
+        make_synthetic_cohort(effect_maps=["FA", "T1w"])
+    with pytest.raises(DataError, match="effect_size must be a finite number >= 0"):
+        make_synthetic_cohort(effect_size=-1)
+    with pytest.raises(DataError, match="n_null_maps must be a whole number"):
+        make_synthetic_cohort(n_null_maps=-2)

@@ -5,7 +5,9 @@ from cohortbench.data.loading import MapFile, load_cohort
 from cohortbench.data.labels import build_tasks, derive_labels, evaluate_expression
 from cohortbench.data.synthetic import (
     SyntheticCohort,
+    SyntheticPopulation,
     make_synthetic_cohort,
+    make_synthetic_population,
     write_synthetic_cohort,
 )
 from cohortbench.data.tables import read_table, to_numeric_block
@@ -17,6 +19,7 @@ __all__ = [
     "MISSING_POLICIES",
     "MapFile",
     "SyntheticCohort",
+    "SyntheticPopulation",
     "Task",
     "View",
     "build_tasks",
@@ -24,6 +27,7 @@ __all__ = [
     "evaluate_expression",
     "load_cohort",
     "make_synthetic_cohort",
+    "make_synthetic_population",
     "read_table",
     "to_numeric_block",
     "write_synthetic_cohort",

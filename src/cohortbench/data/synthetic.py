@@ -23,138 +23,74 @@ What is generated, for ``n = n_controls + n_slow + n_fast`` subjects (``sub-001`
   ``roi_mean``: the tissue's typical value times ``1 + N(0, ROI_SPREAD)``, fixed per ROI.
   ``noise``: spatially correlated -- an AR(1) process along the ROI order with correlation
   ``NOISE_RHO`` -- with standard deviation ``NOISE_SD`` of the tissue value.
-  ``effect``: in motor-related ROIs (``MOTOR_REGIONS``) patients differ from controls by
-  ``SLOW_EFFECT`` (slow) or ``FAST_EFFECT`` (fast) noise standard deviations, in a
-  per-map direction (e.g. lower FA, higher MD). ``gain`` ~ ``1 + N(0, GAIN_SD)`` and
+  ``effect``: in motor-related ROIs (``MOTOR_REGIONS``; listed in ``motor_rois``) of the
+  maps in ``effect_maps``, patients differ from controls by ``SLOW_EFFECT`` (0.6, slow) or
+  ``FAST_EFFECT`` (1.3, fast) noise standard deviations times ``effect_size``, in a
+  per-map direction (e.g. lower FA, higher MD; half as strong in AD, T2s and T2l).
+  ``gain`` ~ ``1 + N(0, GAIN_SD)`` and
   ``offset`` ~ ``N(0, OFFSET_SD)`` times the map's typical value are per subject and map:
   scanner and calibration effects that swamp the regional effect column by column and
   that scaling each subject's row removes.
+- **Null maps** ``null1``... (``n_null_maps``, modality ``Noise``; arbitrary units around
+  100 in grey and 80 in white matter): built the same way, never with an effect.
 
-Everything comes from ``numpy.random.default_rng(seed)``: the same seed gives the same
-cohort.
+Parameters of :func:`make_synthetic_cohort` (all keywords):
+
+- ``n_controls=14, n_slow=8, n_fast=8`` subjects per group; ``n_rois=332`` ROIs per map of
+  which the first ``n_gm=187`` are grey matter.
+- ``seed=0``: seed of the subjects.
+- ``population_seed=None``: without it, everything (population and subjects) comes from
+  ``numpy.random.default_rng(seed)`` -- the built-in cohort, byte-identical for a given
+  seed and sizes. With it, the per-ROI means come from the population's own stream
+  (:func:`make_synthetic_population`) and only the subjects from ``seed``: cohorts with the
+  same ``population_seed`` are independent samples of one population, e.g. a small
+  training cohort and a test set of thousands of subjects. (Population parameters are the
+  per-ROI means; effect maps, effect ROIs, effect size and the map settings are fixed by
+  the arguments.) ``SyntheticPopulation.sample(n_controls, n_slow, n_fast, rng)`` draws
+  more subjects from one population without redrawing it.
+- ``effect_maps=None``: the maps carrying the effect (``None``: all nine); the others carry
+  none (exposed as ``SyntheticCohort.effect_maps``).
+- ``n_null_maps=0``: extra maps without any effect.
+- ``effect_size=1.0``: multiplier of both effects (0: pure noise; 0.5: a hard cohort; 2: an
+  easy one).
+
+Any sample size works (2,000 subjects x 332 ROIs x 9 maps take about 0.3 s), but
+the study file's median split recovers the slow/fast groups only when ``n_slow`` equals
+``n_fast`` or ``n_fast + 1`` (above), so the generator keeps that rule for every sample.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from string import Template
 
 import numpy as np
-import pandas as pd
 
-from cohortbench.errors import DataError
-
-__all__ = ["SyntheticCohort", "make_synthetic_cohort", "write_synthetic_cohort", "MODALITIES"]
-
-MODALITIES = {"qT1": ["qT1"], "DTI": ["FA", "MD", "AD", "RD"], "Na": ["TSC", "T2s", "T2l", "fNa"]}
-# map -> (grey-matter value, white-matter value, direction of the ALS effect, decimals kept)
-MAP_VALUES = {
-    "qT1": (1900.0, 1150.0, +1.0, 1), "FA": (0.18, 0.45, -1.0, 4),
-    "MD": (0.95, 0.75, +1.0, 4), "AD": (1.15, 1.25, +0.5, 4), "RD": (0.85, 0.50, +1.0, 4),
-    "TSC": (42.0, 32.0, +1.0, 2), "T2s": (3.5, 3.0, -0.5, 3), "T2l": (28.0, 22.0, +0.5, 2),
-    "fNa": (0.62, 0.58, -1.0, 4),
-}
-FRACTIONS = frozenset({"FA", "fNa"})  # maps bounded by 0 and 1
-ROI_SPREAD, NOISE_SD, NOISE_RHO = 0.06, 0.04, 0.7
-GAIN_SD, OFFSET_SD = 0.06, 0.04
-SLOW_EFFECT, FAST_EFFECT = 0.6, 1.3
-# Region order: motor regions sit among others, so that any ROI count keeps a modest share
-GM_REGIONS = (
-    "superiorfrontal", "insula", "precentral", "superiortemporal", "lingual", "postcentral",
-    "thalamus", "precuneus", "paracentral", "caudalmiddlefrontal", "rostralmiddlefrontal",
-    "parsopercularis", "parstriangularis", "parsorbitalis", "lateralorbitofrontal",
-    "medialorbitofrontal", "frontalpole", "caudalanteriorcingulate", "rostralanteriorcingulate",
-    "posteriorcingulate", "isthmuscingulate", "middletemporal", "inferiortemporal",
-    "transversetemporal", "bankssts", "temporalpole", "entorhinal", "parahippocampal",
-    "fusiform", "supramarginal", "superiorparietal", "inferiorparietal", "cuneus",
-    "pericalcarine", "lateraloccipital", "caudate", "putamen", "pallidum", "hippocampus",
-    "amygdala", "accumbens", "cerebellum",
+from cohortbench.data.synthetic_model import (
+    MAP_VALUES,
+    MODALITIES,
+    MOTOR_REGIONS,
+    NULL_MODALITY,
+    SyntheticCohort,
+    SyntheticPopulation,
+    _roi_mean,
+    check_group_sizes,
+    draw_cohort,
+    make_layout,
+    make_synthetic_population,
 )
-WM_REGIONS = (
-    "corpuscallosum_genu", "uncinate", "corticospinal", "cingulum", "superiorlongitudinal",
-    "internalcapsule_posterior", "corpuscallosum_body", "internalcapsule_anterior",
-    "coronaradiata_anterior", "coronaradiata_superior", "coronaradiata_posterior",
-    "corpuscallosum_splenium", "inferiorfrontooccipital", "inferiorlongitudinal",
-    "cerebralpeduncle", "fornix", "externalcapsule", "sagittalstratum",
-    "thalamicradiation_posterior", "middlecerebellarpeduncle",
-)
-MOTOR_REGIONS = frozenset({"precentral", "postcentral", "paracentral", "corticospinal",
-                           "internalcapsule_posterior"})
 
-
-@dataclass(frozen=True)
-class SyntheticCohort:
-    """A generated cohort, in memory.
-
-    Attributes
-    ----------
-    maps : dict of str -> DataFrame
-        Map -> values (index ``participant_id`` = subject IDs, columns = ``roi_names``).
-    participants : DataFrame
-        ``participant_id, group, alsfrs_r, disease_months, age, sex``; NaN where missing.
-    roi_names : list of str
-    gm_rois : list of str
-        The first ``n_gm`` ROIs (the ``GM`` parcellation).
-    modalities : dict of str -> list of str
-    progression : dict of str -> str
-        Subject -> ``HC``, ``slow`` or ``fast``: the truth the labels should recover.
-    motor_rois : list of str
-        The ROIs carrying the group effect.
-    """
-
-    maps: dict[str, pd.DataFrame]
-    participants: pd.DataFrame
-    roi_names: list[str]
-    gm_rois: list[str]
-    modalities: dict[str, list[str]]
-    progression: dict[str, str]
-    motor_rois: list[str]
-
-
-def _roi_names(prefix: str, regions: tuple[str, ...], count: int) -> list[str]:
-    names = []
-    for k in range(count):
-        pair, hemi = divmod(k, 2)
-        repeat, index = divmod(pair, len(regions))
-        suffix = str(repeat + 1) if repeat else ""
-        names.append(f"{prefix}_{regions[index]}{suffix}_{'LR'[hemi]}")
-    return names
-
-
-def _region(roi: str) -> str:
-    return roi.split("_", 1)[1].rsplit("_", 1)[0].rstrip("0123456789")
-
-
-def _ar1_noise(rng: np.random.Generator, n_subjects: int, n_rois: int) -> np.ndarray:
-    """Unit-variance noise, correlated ``NOISE_RHO ** distance`` along the ROI order."""
-    shocks = rng.standard_normal((n_subjects, n_rois))
-    noise = np.empty_like(shocks)
-    noise[:, 0] = shocks[:, 0]
-    scale = np.sqrt(1.0 - NOISE_RHO**2)
-    for j in range(1, n_rois):
-        noise[:, j] = NOISE_RHO * noise[:, j - 1] + scale * shocks[:, j]
-    return noise
-
-
-def _clinical_scores(rng: np.random.Generator, n_slow: int, n_fast: int):
-    """ALSFRS-R and months whose slopes put every slow patient below every fast one."""
-    def draw(n, slopes, months):
-        m = rng.integers(months[0], months[1] + 1, size=n)
-        s = rng.uniform(slopes[0], slopes[1], size=n)
-        score = np.clip(np.rint(48 - s * m), 0, 47).astype(int)
-        return score, m
-    slow = draw(n_slow, (0.15, 0.50), (12, 60))
-    fast = draw(n_fast, (0.85, 1.80), (6, 24))
-    slow_slopes = (48 - slow[0]) / slow[1]
-    fast_slopes = (48 - fast[0]) / fast[1]
-    # rounding moves a slope by at most 0.5/12 (slow) or 0.5/6 (fast): the ranges stay apart
-    assert slow_slopes.max() < fast_slopes.min()
-    return slow, fast
+__all__ = ["SyntheticCohort", "SyntheticPopulation", "make_synthetic_cohort",
+           "make_synthetic_population", "write_synthetic_cohort", "MODALITIES", "MAP_VALUES",
+           "MOTOR_REGIONS", "NULL_MODALITY"]
 
 
 def make_synthetic_cohort(*, n_controls: int = 14, n_slow: int = 8, n_fast: int = 8,
-                          n_rois: int = 332, n_gm: int = 187, seed: int = 0) -> SyntheticCohort:
+                          n_rois: int = 332, n_gm: int = 187, seed: int = 0,
+                          population_seed: int | None = None,
+                          effect_maps: Sequence[str] | None = None, n_null_maps: int = 0,
+                          effect_size: float = 1.0) -> SyntheticCohort:
     """Generate the synthetic cohort (see the module docstring for the model).
 
     Parameters
@@ -164,7 +100,18 @@ def make_synthetic_cohort(*, n_controls: int = 14, n_slow: int = 8, n_fast: int 
     n_rois, n_gm : int
         ROIs per map, of which the first ``n_gm`` are grey matter.
     seed : int
-        Seed of ``numpy.random.default_rng``.
+        Seed of ``numpy.random.default_rng`` for the subjects (and, without
+        ``population_seed``, for the population too: the built-in cohort).
+    population_seed : int or None
+        Seed of the population (per-ROI means) drawn by
+        :func:`make_synthetic_population`; cohorts with the same ``population_seed`` and
+        different ``seed`` are independent samples of one population.
+    effect_maps : sequence of str or None
+        The maps carrying the group effect (``None``: all nine).
+    n_null_maps : int
+        Extra maps ``null1``... (modality ``Noise``) without any effect.
+    effect_size : float
+        Multiplier of the slow and fast effects (1: the built-in values).
 
     Returns
     -------
@@ -173,81 +120,53 @@ def make_synthetic_cohort(*, n_controls: int = 14, n_slow: int = 8, n_fast: int 
     Raises
     ------
     DataError
-        Sizes that cannot give the described cohort.
+        Sizes or settings that cannot give the described cohort.
     """
-    if min(n_controls, n_slow, n_fast) < 1 or n_slow not in (n_fast, n_fast + 1):
-        raise DataError("The synthetic cohort needs at least one subject per group and "
-                        f"n_slow equal to n_fast or n_fast + 1 (got {n_controls}/{n_slow}/"
-                        f"{n_fast}), so that the median slope splits the patients cleanly.")
-    if not 1 <= n_gm <= n_rois:
-        raise DataError(f"The synthetic cohort needs 1 <= n_gm <= n_rois (got n_gm={n_gm}, "
-                        f"n_rois={n_rois}).")
+    check_group_sizes(n_controls, n_slow, n_fast)
+    if population_seed is not None:
+        population = make_synthetic_population(
+            n_rois=n_rois, n_gm=n_gm, seed=population_seed, effect_maps=effect_maps,
+            n_null_maps=n_null_maps, effect_size=effect_size)
+        return population.sample(n_controls, n_slow, n_fast, np.random.default_rng(seed))
+    layout = make_layout(n_rois, n_gm, effect_maps, n_null_maps, effect_size)
     rng = np.random.default_rng(seed)
-    n = n_controls + n_slow + n_fast
-    ids = [f"sub-{i + 1:03d}" for i in range(n)]
-    kinds = np.array(["HC"] * n_controls + ["slow"] * n_slow + ["fast"] * n_fast)
-    kinds = kinds[rng.permutation(n)]
-    (slow_score, slow_months), (fast_score, fast_months) = _clinical_scores(rng, n_slow, n_fast)
-    alsfrs = np.full(n, np.nan)
-    months = np.full(n, np.nan)
-    alsfrs[kinds == "slow"], months[kinds == "slow"] = slow_score, slow_months
-    alsfrs[kinds == "fast"], months[kinds == "fast"] = fast_score, fast_months
-    participants = pd.DataFrame({
-        "participant_id": ids,
-        "group": np.where(kinds == "HC", "HC", "ALS"),
-        "alsfrs_r": alsfrs,
-        "disease_months": months,
-        "age": np.rint(rng.normal(np.where(kinds == "HC", 55.0, 58.0), 9.0)).astype(int),
-        "sex": rng.choice(["M", "F"], size=n),
-    })
-
-    roi_names = _roi_names("GM", GM_REGIONS, n_gm) + _roi_names("WM", WM_REGIONS, n_rois - n_gm)
-    grey = np.arange(n_rois) < n_gm
-    motor = np.array([_region(r) in MOTOR_REGIONS for r in roi_names])
-    severity = np.select([kinds == "slow", kinds == "fast"], [SLOW_EFFECT, FAST_EFFECT], 0.0)
-    maps = {}
-    for name, (gm_value, wm_value, direction, decimals) in MAP_VALUES.items():
-        tissue = np.where(grey, gm_value, wm_value)
-        roi_mean = tissue * (1.0 + ROI_SPREAD * rng.standard_normal(n_rois))
-        noise_sd = NOISE_SD * tissue
-        noise = _ar1_noise(rng, n, n_rois) * noise_sd
-        effect = direction * severity[:, None] * (motor * noise_sd)[None, :]
-        gain = 1.0 + GAIN_SD * rng.standard_normal((n, 1))
-        offset = OFFSET_SD * tissue.mean() * rng.standard_normal((n, 1))
-        values = gain * (roi_mean + effect + noise) + offset
-        values = np.clip(values, 0.01, 0.99) if name in FRACTIONS else np.maximum(values, 1e-3)
-        maps[name] = pd.DataFrame(np.round(values, decimals), columns=roi_names,
-                                  index=pd.Index(ids, name="participant_id"))
-    return SyntheticCohort(
-        maps=maps, participants=participants, roi_names=roi_names, gm_rois=roi_names[:n_gm],
-        modalities={k: list(v) for k, v in MODALITIES.items()},
-        progression=dict(zip(ids, kinds.tolist())),
-        motor_rois=[r for r, m in zip(roi_names, motor) if m],
-    )
+    # Legacy stream: each map's ROI means come from the subjects' generator, in between
+    # their values, exactly as the built-in cohort has always been drawn.
+    return draw_cohort(rng, layout, n_controls, n_slow, n_fast,
+                       lambda name, tissue: _roi_mean(rng, tissue))
 
 
-def write_synthetic_cohort(directory: Path, *, seed: int = 0, **sizes) -> Path:
+def write_synthetic_cohort(directory: Path, *, seed: int = 0,
+                           cohort: SyntheticCohort | None = None, **settings) -> Path:
     """Write the synthetic cohort in the on-disk input format, with a study file.
 
     Writes ``maps/<map>.tsv``, ``participants.tsv`` (``n/a`` for missing),
     ``rois_gm.txt`` and ``study.yaml`` (the published study as a documented example)
-    under ``directory`` (created if needed; existing files are overwritten).
+    under ``directory`` (created if needed; existing files are overwritten). Null maps, when
+    the cohort has any, are listed in the study's maps and in a modality ``Noise``.
 
     Parameters
     ----------
     directory : Path
     seed : int
         Seed of the data (and the study's ``seed``).
-    **sizes
-        ``n_controls``, ``n_slow``, ``n_fast``, ``n_rois``, ``n_gm`` of
-        :func:`make_synthetic_cohort`.
+    cohort : SyntheticCohort, optional
+        A cohort already generated (e.g. a sample of a :class:`SyntheticPopulation`) to
+        write instead of generating one; ``settings`` must then be empty.
+    **settings
+        ``n_controls``, ``n_slow``, ``n_fast``, ``n_rois``, ``n_gm`` and the other keywords
+        of :func:`make_synthetic_cohort`.
 
     Returns
     -------
     Path
         The ``study.yaml`` written.
     """
-    cohort = make_synthetic_cohort(seed=seed, **sizes)
+    if cohort is not None and settings:
+        raise TypeError("write_synthetic_cohort takes either a cohort or the settings of "
+                        f"make_synthetic_cohort, not both (got {', '.join(settings)}).")
+    if cohort is None:
+        cohort = make_synthetic_cohort(seed=seed, **settings)
     directory = Path(directory)
     (directory / "maps").mkdir(parents=True, exist_ok=True)
     for name, table in cohort.maps.items():
@@ -258,8 +177,21 @@ def write_synthetic_cohort(directory: Path, *, seed: int = 0, **sizes) -> Path:
         "# Grey-matter ROIs of the synthetic cohort: the `GM` parcellation (one name per line)\n"
         + "\n".join(cohort.gm_rois) + "\n", encoding="utf-8")
     study = directory / "study.yaml"
-    study.write_text(STUDY_TEMPLATE.substitute(seed=int(seed)), encoding="utf-8")
+    study.write_text(_study_text(int(seed), [m for m in cohort.maps if m not in MAP_VALUES]),
+                     encoding="utf-8")
     return study
+
+
+def _study_text(seed: int, extra_maps: list[str]) -> str:
+    """The study template; extra (null) maps inserted after the standard ones."""
+    text = STUDY_TEMPLATE.substitute(seed=seed)
+    if extra_maps:
+        last_map, last_modality = "    fNa: maps/fNa.tsv\n", "    Na: [TSC, T2s, T2l, fNa]\n"
+        text = text.replace(last_map, last_map + "".join(
+            f"    {m}: maps/{m}.tsv\n" for m in extra_maps), 1)
+        text = text.replace(last_modality, last_modality
+                            + f"    {NULL_MODALITY}: [{', '.join(extra_maps)}]\n", 1)
+    return text
 
 
 STUDY_TEMPLATE = Template("""\
