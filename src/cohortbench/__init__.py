@@ -9,6 +9,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "load_study": "api", "validate": "api", "run": "api", "evaluate": "api", "status": "api",
     "results": "api", "export": "api", "report": "api", "init": "api", "demo": "api",
+    "extract": "api",
     "PipelineConfig": "design.configs", "CVScheme": "design.configs",
     "EvaluationResult": "store.records",
     "CohortbenchError": "errors", "StudyError": "errors", "DataError": "errors", "RunError": "errors",

@@ -131,6 +131,24 @@ def demo(
     _finish(outcome, out / "run")
 
 
+@app.command()
+def extract(
+    spec: Path = typer.Argument(..., help="The extraction file (YAML; see docs/extract.md)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the tables, qc.tsv and study.yaml."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", help="Local worker processes (default: all cores)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
+):
+    """Region tables from NIfTI/MGZ maps and label images (resumes in the same --out)."""
+    outcome = api.extract(spec, out, jobs=jobs, quiet=quiet)
+    _say(f"{len(outcome.tables)} map table(s) in {outcome.out / 'maps'}; (subject, map) pairs: "
+         f"{outcome.computed} computed, {outcome.reused} reused")
+    for w in outcome.warnings:
+        _say(f"warning: {w}")
+    _say(f"qc:    {outcome.qc}")
+    _say(f"study: {outcome.study}")
+    _say(f"next: edit the tasks in {outcome.study}, then cohortbench validate {outcome.study}")
+
+
 def main(argv=None) -> None:
     """Entry point: user errors become one line and exit code 2."""
     try:
