@@ -10,6 +10,7 @@ data is written through the YAML emitter, never pasted as text.
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass
 
 import pandas as pd
@@ -35,7 +36,8 @@ class PlaceholderTask:
 
 
 def _flow(value) -> str:
-    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=math.inf)
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=math.inf,
+                          sort_keys=False)
     return text.removesuffix("\n...\n").strip()
 
 
@@ -59,26 +61,26 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def placeholder_task(participants: pd.DataFrame | None, id_column: str) -> PlaceholderTask:
+def placeholder_task(participants: pd.DataFrame | None, id_column: str,
+                     where: str) -> PlaceholderTask:
     """A task from the participants table's most group-like column, or one to fill in.
 
     A column qualifies with 2 to 5 values, each held by at least 2 subjects; one
     named like a group (group, diagnosis, dx, ...) is preferred, then any text
     column. Numeric columns qualify only under a group-like name (e.g. Dx 0/1).
+    ``where`` names the participants table in the instruction to fill it in.
     """
     found = _candidates(participants, id_column) if participants is not None else []
     named = [c for c in found if c[0].strip().lower() in _GROUP_NAMES]
     text = [c for c in found if not any(_is_number(v) for v in c[1])]
     chosen = (named or text or [None])[0]
     if chosen is None:
-        where = ("the participants table" if participants is not None
-                 else "participants.tsv (written here, with an empty group column)")
         return PlaceholderTask(
             name="diagnosis",
             classes={"control": {GROUP_COLUMN: "control"}, "patient": {GROUP_COLUMN: "patient"}},
-            comment=(f"EDIT: fill in a '{GROUP_COLUMN}' column in {where} (e.g. control or "
-                     "patient for each subject), then rename the classes below to match; "
-                     "validate fails until then"),
+            comment=(f"EDIT: fill in the '{GROUP_COLUMN}' column of {where} (a class such as "
+                     "control or patient for each subject), then name the same classes "
+                     "below; validate fails until then"),
             ready=False)
     column, values = chosen
     numeric = all(_is_number(v) for v in values)
@@ -138,7 +140,7 @@ def study_skeleton(*, name: str, source: str, maps: dict[str, str], participants
     lines += [
         "",
         "tasks:",
-        f"  # {task.comment}",
+        *[f"  # {line}" for line in textwrap.wrap(task.comment, 90)],
         f"  {_flow(task.name)}:",
         f"    classes: {_flow(task.classes)}",
         "",

@@ -116,7 +116,9 @@ def write_outputs(out: Path, plan: Plan, tables: dict[str, pd.DataFrame], qc: pd
     participants_table = plan.participants
     if plan.spec.participants is not None:
         participants = plan.spec.participants
+        where = str(participants)
     else:
+        where = f"{out / PARTICIPANTS_NAME} (written by extract)"
         participants = out / PARTICIPANTS_NAME
         written = pd.DataFrame({plan.id_column: [s.subject for s in plan.subjects],
                                 GROUP_COLUMN: pd.NA})
@@ -128,6 +130,9 @@ def write_outputs(out: Path, plan: Plan, tables: dict[str, pd.DataFrame], qc: pd
     atomic_write(qc_path, _tsv(qc, index=False))
     paths["qc"] = qc_path
 
+    task = placeholder_task(participants_table, plan.id_column, where)
+    if not task.ready:
+        notes.append(f"the study skeleton needs classes: {task.comment.removeprefix('EDIT: ')}")
     n_missing = sum(int(t.isna().to_numpy().sum()) for t in tables.values())
     n_missing += sum(len(plan.subjects) - len(t) for t in tables.values())
     empty = [c for t in tables.values() for c in t.columns[t.isna().all(axis=0).to_numpy()]]
@@ -135,7 +140,7 @@ def write_outputs(out: Path, plan: Plan, tables: dict[str, pd.DataFrame], qc: pd
         name=plan.spec.name, source=str(plan.spec.source),
         maps={name: f"{MAPS_FOLDER}/{name}.tsv" for name in tables},
         participants=_relative(participants, out), id_column=plan.id_column,
-        task=placeholder_task(participants_table, plan.id_column), n_missing=n_missing,
+        task=task, n_missing=n_missing,
         empty_rois=list(dict.fromkeys(empty)))
     study = out / STUDY_NAME
     _write_unless_edited(study, text, store, notes)
