@@ -132,7 +132,17 @@ def test_folders_as_subjects_write_a_participants_table(tmp_path):
     assert list(written.participant_id) == cohort.subjects
     assert list(written.columns) == ["participant_id", "group"] and set(written.group) == {"n/a"}
     assert outcome.participants == tmp_path / "out" / "participants.tsv"
-    assert "fill in a 'group' column" in (tmp_path / "out" / "study.yaml").read_text()
+    assert "# EDIT: fill in the 'group' column of" in (tmp_path / "out" / "study.yaml").read_text()
+    assert any(w.startswith("the study skeleton needs classes: fill in the 'group' column of "
+                            f"{tmp_path / 'out' / 'participants.tsv'}") for w in outcome.warnings)
+    # once the user has filled in the column, a re-run builds the task from it
+    filled = written.assign(group=["HC", "ALS", "HC", "ALS"])
+    filled.to_csv(tmp_path / "out" / "participants.tsv", sep="\t", index=False)
+    (tmp_path / "out" / "study.yaml").unlink()
+    again = extract_tables(cohort.write_spec(text), tmp_path / "out", jobs=1)
+    assert again.computed == 0 and not any("needs classes" in w for w in again.warnings)
+    assert "classes: {HC: {group: HC}, ALS: {group: ALS}}" in (tmp_path / "out" / "study.yaml").read_text()
+    assert (tmp_path / "out" / "participants.tsv").read_text().count("ALS") == 2  # kept
 
 
 def output_bytes(out: Path) -> dict[str, bytes]:

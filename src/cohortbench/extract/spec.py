@@ -184,6 +184,8 @@ class ExtractionSpec:
         In file order; each pattern holds ``{subject}``.
     label_image : str
         A pattern with ``{subject}`` (one image per subject) or a path (one template image).
+    per_subject_labels : bool
+        Whether ``label_image`` is a pattern (each subject has its own label image).
     keep : 'all' or tuple
     """
 
@@ -194,17 +196,13 @@ class ExtractionSpec:
     id_column: str | None
     maps: tuple[tuple[str, str], ...]
     label_image: str
+    per_subject_labels: bool
     lut: Path | None
     keep: str | tuple
     resample: bool
     statistic: str
     valid_voxels: str
     min_voxels: int
-
-    @property
-    def per_subject_labels(self) -> bool:
-        """Whether each subject has its own label image (the pattern holds ``{subject}``)."""
-        return SUBJECT_FIELD in _pattern_fields(self.label_image)
 
     def compute_settings(self) -> dict:
         """The settings that change a region's voxel statistics (part of every result's key)."""
@@ -243,6 +241,7 @@ def spec_from_mapping(mapping: Any, source: Path) -> ExtractionSpec:
         id_column=subjects.id_column,
         maps=tuple((name, _absolute(pattern, base)) for name, pattern in model.maps.items()),
         label_image=_absolute(model.labels.image, base),
+        per_subject_labels=SUBJECT_FIELD in _pattern_fields(model.labels.image),
         lut=Path(_absolute(model.labels.lut, base)) if model.labels.lut else None,
         keep=keep,
         resample=model.labels.resample,
