@@ -96,3 +96,12 @@ def test_resampling_outside_the_label_field_of_view_gives_background(tmp_path):
     moved = labels_on_grid(path, target)
     assert (moved[:6] == 0).all()
     assert np.array_equal(moved[6:], label_array()[:6])
+
+
+def test_a_truncated_image_is_one_sentence(tmp_path):
+    path = write_image(tmp_path / "map.nii.gz", np.random.default_rng(0).normal(size=SHAPE))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    read_grid(path, "map")  # the header is still there
+    with pytest.raises(DataError, match="cannot be read .* truncated or damaged"):
+        load_map(path)

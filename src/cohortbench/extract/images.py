@@ -10,6 +10,7 @@ label values, never a blend), and only when the extraction file allows it
 from __future__ import annotations
 
 import hashlib
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -97,10 +98,20 @@ def world_overlap(a: Grid, b: Grid) -> bool:
     return bool(np.all(np.minimum(high_a, high_b) > np.maximum(low_a, low_b)))
 
 
+def _voxels(image, path: Path, *, scaled: bool) -> np.ndarray:
+    # The header was read when the inputs were checked; a truncated file fails only here.
+    try:
+        if scaled:
+            return np.asarray(image.get_fdata(dtype=np.float64))
+        return np.asarray(image.dataobj)
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
+        raise DataError(f"The voxels of {path} cannot be read ({exc}); the file may be "
+                        "truncated or damaged: write it again.") from None
+
+
 def load_map(path: Path) -> np.ndarray:
     """A map's voxel values as float64 (scaling applied), 3D."""
-    image = _load(path, "map")
-    return np.asarray(image.get_fdata(dtype=np.float64))
+    return _voxels(_load(path, "map"), path, scaled=True)
 
 
 def _as_labels(data: np.ndarray, path: Path) -> np.ndarray:
@@ -123,8 +134,7 @@ def _as_labels(data: np.ndarray, path: Path) -> np.ndarray:
 
 def load_labels(path: Path) -> np.ndarray:
     """A label image as int64 (3D); refuse non-whole or negative values."""
-    image = _load(path, "label image")
-    return _as_labels(np.asarray(image.dataobj), path)
+    return _as_labels(_voxels(_load(path, "label image"), path, scaled=False), path)
 
 
 def labels_on_grid(path: Path, grid: Grid) -> np.ndarray:
@@ -132,7 +142,7 @@ def labels_on_grid(path: Path, grid: Grid) -> np.ndarray:
     from nilearn.image import resample_img
 
     image = _load(path, "label image")
-    _as_labels(np.asarray(image.dataobj), path)  # refuse a non-label image before resampling
+    _as_labels(_voxels(image, path, scaled=False), path)  # refuse a non-label image first
     moved = resample_img(image, target_affine=grid.matrix, target_shape=grid.shape,
                          interpolation="nearest", fill_value=0, force_resample=True,
                          copy_header=True)
@@ -141,7 +151,7 @@ def labels_on_grid(path: Path, grid: Grid) -> np.ndarray:
 
 def present_labels(labels: np.ndarray) -> dict[int, int]:
     """Label value -> voxel count, for every label but the background 0."""
-    flat = labels.ravel()
+    flat = labels.ravel(order="K")  # counting does not need an order: no copy
     if flat.size == 0:
         return {}
     if int(flat.max()) < _BINCOUNT_LIMIT:

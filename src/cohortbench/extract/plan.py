@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..data.tables import find_id_column, read_table, subject_ids
 from ..errors import DataError
-from .images import Grid, read_grid, same_grid, world_overlap
+from .images import Grid, load_labels, present_labels, read_grid, same_grid, world_overlap
 from .lut import Region, read_lut, select_labels
 from .spec import SUBJECT_FIELD, ExtractionSpec
 from .store import FileCache
@@ -134,8 +134,6 @@ def _check_space(subject: str, map_name: str, map_path: Path, label_path: Path,
 
 
 def _present_labels(paths: list[Path], cache: FileCache, digests: dict[str, str]) -> set[int]:
-    from .images import load_labels, present_labels
-
     present: set[int] = set()
     for path in paths:
         digest = digests[str(path)]

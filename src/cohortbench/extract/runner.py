@@ -9,6 +9,7 @@ from the store in subject order, so they are the same bytes for any ``--jobs``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,9 +140,8 @@ def extract_tables(spec: ExtractionSpec | str | Path, out: str | Path, *, jobs: 
     _check_out(out)
     cache = read_caches(out)
     plan = make_plan(spec, cache)
-    backend = make_backend(jobs=jobs)
     out.mkdir(parents=True, exist_ok=True)
-    with backend, ExtractStore.open(out) as store:
+    with ExtractStore.open(out) as store:
         store.save_cache(cache)
         keys, jobs_todo, reused = {}, [], 0
         for files in plan.subjects:
@@ -161,7 +161,9 @@ def extract_tables(spec: ExtractionSpec | str | Path, out: str | Path, *, jobs: 
         n_with_maps = sum(1 for f in plan.subjects if any((f.subject, m) in keys for m, _ in f.maps))
         progress.start_stage("extract", n_with_maps, n_with_maps - len(jobs_todo))
         computed = 0
-        with np.errstate(all="ignore"):
+        # no more worker processes than subjects to compute (starting one costs seconds)
+        workers = min(jobs or os.cpu_count() or 1, max(1, len(jobs_todo)))
+        with make_backend(jobs=workers) as backend, np.errstate(all="ignore"):
             for i, results in backend.run(run_subject_job, [(job,) for job in jobs_todo]):
                 job = jobs_todo[i]
                 store.write_subject(job.subject, {m: (keys[(job.subject, m)], stats)

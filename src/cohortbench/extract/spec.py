@@ -35,7 +35,7 @@ from ..design.study_errors import StudyModel, describe_value, format_validation_
 from ..errors import StudyError
 
 __all__ = ["ExtractionFile", "ExtractionSpec", "load_extraction_file", "spec_from_mapping",
-           "SUBJECT_FIELD"]
+           "SUBJECT_FIELD", "content_key"]
 
 #: The one placeholder of path patterns.
 SUBJECT_FIELD = "subject"

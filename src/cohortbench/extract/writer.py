@@ -55,16 +55,17 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _write_unless_edited(path: Path, text: str, store: ExtractStore, notes: list[str]) -> bool:
-    """Write a file the user may edit; keep it when it changed since we last wrote it."""
+def _write_unless_edited(path: Path, text: str, store: ExtractStore) -> bool:
+    """Write a file the user may edit, unless it changed since we last wrote it.
+
+    Returns False when the file was edited (and so kept as it is).
+    """
     written = store.get_meta(f"written:{path.name}")
     if path.exists():
         current = _digest(path.read_text(encoding="utf-8", errors="replace"))
         if current == _digest(text):
             return True
         if current != written:
-            notes.append(f"{path} was edited since the last extraction and is kept as it is; "
-                         "delete it to get a fresh one")
             return False
     atomic_write(path, text)
     store.set_meta(f"written:{path.name}", _digest(text))
@@ -98,7 +99,8 @@ def write_outputs(out: Path, plan: Plan, tables: dict[str, pd.DataFrame], qc: pd
                   store: ExtractStore, notes: list[str]) -> dict[str, Path]:
     """Write every output; returns name -> path (maps by name, plus participants/qc/study).
 
-    ``notes`` receives a line for each kept user-edited file.
+    ``notes`` receives what the user should know: a kept, edited skeleton, a skeleton
+    whose task must be filled in, subjects lacking from an edited participants table.
     """
     out = Path(out)
     paths: dict[str, Path] = {}
@@ -122,7 +124,8 @@ def write_outputs(out: Path, plan: Plan, tables: dict[str, pd.DataFrame], qc: pd
         participants = out / PARTICIPANTS_NAME
         written = pd.DataFrame({plan.id_column: [s.subject for s in plan.subjects],
                                 GROUP_COLUMN: pd.NA})
-        _write_unless_edited(participants, _tsv(written, index=False), store, notes)
+        # a participants table the user filled in is theirs (that is what the skeleton asks)
+        _write_unless_edited(participants, _tsv(written, index=False), store)
         participants_table = _read_back(participants, plan, notes)
     paths["participants"] = participants
 
@@ -131,8 +134,6 @@ def write_outputs(out: Path, plan: Plan, tables: dict[str, pd.DataFrame], qc: pd
     paths["qc"] = qc_path
 
     task = placeholder_task(participants_table, plan.id_column, where)
-    if not task.ready:
-        notes.append(f"the study skeleton needs classes: {task.comment.removeprefix('EDIT: ')}")
     n_missing = sum(int(t.isna().to_numpy().sum()) for t in tables.values())
     n_missing += sum(len(plan.subjects) - len(t) for t in tables.values())
     empty = [c for t in tables.values() for c in t.columns[t.isna().all(axis=0).to_numpy()]]
@@ -143,6 +144,10 @@ def write_outputs(out: Path, plan: Plan, tables: dict[str, pd.DataFrame], qc: pd
         task=task, n_missing=n_missing,
         empty_rois=list(dict.fromkeys(empty)))
     study = out / STUDY_NAME
-    _write_unless_edited(study, text, store, notes)
+    if not _write_unless_edited(study, text, store):
+        notes.append(f"{study} was edited since the last extraction and is kept as it is; "
+                     "delete it to get a fresh skeleton")
+    elif not task.ready:
+        notes.append(f"the study skeleton needs classes: {task.comment.removeprefix('EDIT: ')}")
     paths["study"] = study
     return paths
