@@ -13,7 +13,7 @@ from cohortbench.data.tables import read_table
 from cohortbench.extract import extract_tables
 from cohortbench.extract import runner as runner_module
 
-from .synthetic_images import (AFFINE, MAP_LEVELS, NAMES, PER_SUBJECT_IMAGE, expected, label_array,
+from .synthetic_images import (AFFINE, MAP_LEVELS, NAMES, expected, label_array,
                                make_cohort, map_array, spec_text, write_image)
 
 
