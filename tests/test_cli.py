@@ -142,7 +142,7 @@ def test_a_bare_command_lists_the_commands():
     (["frobnicate"], ["no such command 'frobnicate'", "cohortbench --help"]),
     (["run"], ["missing argument", "study", "cohortbench run --help"]),
     (["run", "x.yaml", "--jobz", "2"], ["no such option", "--jobz"]),
-    (["run", "x.yaml", "--jobs", "many"], ["'many'", "--jobs"]),
+    (["run", "x.yaml", "--jobs", "many"], ["invalid value for '--jobs'", "integer"]),
     (["run", "x.yaml", "--jobs", "0"], ["--jobs", "1 or more", "(got 0)"]),
     (["run", "x.yaml", "--jobs", "-3"], ["--jobs", "1 or more", "(got -3)"]),
     (["demo", "--jobs", "0"], ["--jobs", "1 or more"]),

@@ -18,7 +18,7 @@ __version__ = _installed_version()
 _PUBLIC = {
     "load_study": "api", "validate": "api", "run": "api", "evaluate": "api", "status": "api",
     "results": "api", "export": "api", "report": "api", "init": "api", "demo": "api",
-    "compare": "api",
+    "compare": "api", "extract": "api",
     "PipelineConfig": "design.configs", "CVScheme": "design.configs",
     "EvaluationResult": "store.records",
     "CohortbenchError": "errors", "StudyError": "errors", "DataError": "errors", "RunError": "errors",

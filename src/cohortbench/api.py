@@ -32,6 +32,7 @@ from .store.results_store import ResultsStore
 __all__ = [
     "load_study", "validate", "run", "evaluate", "status", "results", "export", "report",
     "init", "demo", "summary_lines", "RunStatus", "default_out", "package_version", "compare",
+    "extract",
 ]
 
 
@@ -431,3 +432,32 @@ def compare(run_dir: str | Path, id_a: str, id_b: str, *, confidence: float = 0.
         sides.append(EvaluationPredictions.from_frames(
             evaluations, frames["predictions"], evaluation_id, confusion, description))
     return paired_comparison(*sides, confidence=confidence)
+
+
+def extract(spec_path: str | Path, out: str | Path, *, jobs: int | None = None,
+            quiet: bool = True):
+    """Region tables from NIfTI/MGZ maps and label images (``cohortbench extract``).
+
+    Parameters
+    ----------
+    spec_path : path
+        The extraction file (YAML; see ``docs/extract.md``).
+    out : path
+        Where the tables, ``qc.tsv`` and the ``study.yaml`` skeleton go; a re-run
+        into the same folder recomputes only what changed.
+    jobs : int, optional
+        Worker processes (default: all cores).
+    quiet : bool
+        No progress display.
+
+    Returns
+    -------
+    cohortbench.extract.ExtractOutcome
+    """
+    from .extract import extract_tables
+
+    progress = make_progress(quiet, unit="subjects")
+    try:
+        return extract_tables(spec_path, out, jobs=jobs, progress=progress)
+    finally:
+        progress.close()

@@ -231,6 +231,24 @@ def compare(run_dir: Path = typer.Argument(..., help="A run directory."),
          "not: read them as a lower bound on the uncertainty (docs/interpreting.md)")
 
 
+@_command()
+def extract(
+    spec: Path = typer.Argument(..., help="The extraction file (YAML; see docs/extract.md)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the tables, qc.tsv and study.yaml."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", help="Local worker processes (default: all cores)."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress display."),
+):
+    """Region tables from NIfTI/MGZ maps and label images (resumes in the same --out)."""
+    outcome = api.extract(spec, out, jobs=_positive_jobs(jobs), quiet=quiet)
+    _say(f"{len(outcome.tables)} map table(s) in {outcome.out / 'maps'}; (subject, map) pairs: "
+         f"{outcome.computed} computed, {outcome.reused} reused")
+    for w in outcome.warnings:
+        _say(f"warning: {w}")
+    _say(f"qc:    {outcome.qc}")
+    _say(f"study: {outcome.study}")
+    _say(f"next: edit the tasks in {outcome.study}, then cohortbench validate {outcome.study}")
+
+
 def _framework_error(exc: BaseException) -> str | None:
     """The one-line message of a command-line usage error, or None for anything else."""
     code = getattr(exc, "exit_code", None)

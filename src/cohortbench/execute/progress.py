@@ -27,9 +27,10 @@ class Progress:
 class PlainProgress(Progress):
     """Periodic lines on stderr, for logs and CI (no terminal)."""
 
-    def __init__(self, stream=None, every: float = 10.0):
+    def __init__(self, stream=None, every: float = 10.0, unit: str = "evaluations"):
         self.stream = stream or sys.stderr
         self.every = every
+        self.unit = unit
 
     def start_stage(self, stage, total, done):
         self.stage, self.total, self.done = stage, total, done
@@ -46,7 +47,7 @@ class PlainProgress(Progress):
         if rate_done > 0 and self.done < self.total:
             remaining = (now - self.t0) / rate_done * (self.total - self.done)
             eta = f", about {remaining:.0f} s left"
-        print(f"[{self.stage}] {self.done}/{self.total} evaluations{eta}", file=self.stream, flush=True)
+        print(f"[{self.stage}] {self.done}/{self.total} {self.unit}{eta}", file=self.stream, flush=True)
 
     def advance(self, n=1):
         self.done += n
@@ -85,9 +86,10 @@ class RichProgress(Progress):
         self.bar.stop()
 
 
-def make_progress(quiet: bool = False) -> Progress:
+def make_progress(quiet: bool = False, unit: str = "evaluations") -> Progress:
+    """Silent, a Rich bar (terminal) or plain lines counting ``unit`` (logs)."""
     if quiet:
         return Progress()
     if sys.stderr.isatty():
         return RichProgress()
-    return PlainProgress()
+    return PlainProgress(unit=unit)
