@@ -94,6 +94,22 @@ def default_out(study: LoadedStudy) -> Path:
     return Path.cwd() / f"{safe}-run"
 
 
+def _refuse_in_worker(what: str) -> None:
+    """Refuse to start work inside a worker process that imported the user's script.
+
+    Worker processes are started with ``spawn``: each imports the main script
+    afresh, and a script calling ``cb.run`` at its top level would start the study
+    again in every worker (which then dies, over and over).
+    """
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        raise RunError(
+            f"cohortbench.{what}() was called while a worker process imported your script; "
+            "put the calls under `if __name__ == \"__main__\":` (worker processes import the "
+            "script that started them), or run with jobs=1.")
+
+
 def run(study_path: str | Path, out: str | Path | None = None, *, jobs: int | None = None,
         scheduler: str | None = None, cluster: str | None = None, quiet: bool = True,
         engine: str = "fast", build_report: bool = True, replace: bool = False) -> RunOutcome:
@@ -108,6 +124,8 @@ def run(study_path: str | Path, out: str | Path | None = None, *, jobs: int | No
     A failure while building the report does not lose the results: it is recorded
     in ``RunOutcome.report_error`` (the store is complete; ``export`` works).
     """
+    if jobs != 1:
+        _refuse_in_worker("run")
     study = load_study(study_path)
     out = Path(out) if out else default_out(study)
     slurm = None

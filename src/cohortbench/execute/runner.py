@@ -477,5 +477,27 @@ def _run_stages(study, run_dir, store, backend, progress, engine, problems, task
             store.set_decision(stage.name, "shortlist", payload)
             decisions.append({"stage": stage.name, "kind": "shortlist", "payload": payload})
             if not shortlist:
-                say(f"warning: stage '{stage.name}' shortlisted no classifier")
+                write_resolved_study(study, run_dir, decisions, fingerprint)
+                _empty_shortlist(study, index, stage, prev_results, metric)
         write_resolved_study(study, run_dir, decisions, fingerprint)
+
+
+def _empty_shortlist(study: LoadedStudy, index: int, stage, results, metric: str) -> None:
+    """Stop, in one sentence, before a later stage would run on an empty shortlist."""
+    later = [s.name for s in study.spec.stages[index + 1:] if s.classifiers == "shortlist"
+             and study.spec.shortlist_source(study.spec.stages.index(s)) == index]
+    if not later:
+        return
+    best = results.groupby(["classifier", "task"])[metric].max().unstack()
+    worst = best.min(axis=1).sort_values(ascending=False)
+    shown = "; ".join(
+        f"{clf} " + ", ".join(f"{task} {best.loc[clf, task]:.2f}" for task in best.columns)
+        for clf in worst.index[:6])
+    top = list(worst.index[:2])
+    raise RunError(
+        f"stage '{stage.name}' shortlisted no classifier for stage(s) {', '.join(later)}: no "
+        f"classifier reached {metric} {stage.shortlist.min_accuracy} on every task (best "
+        f"{metric} per task: {shown}); name the classifiers to keep in stage '{stage.name}' "
+        f"(shortlist: {{keep: [{', '.join(top)}]}}) or lower its shortlist.min_accuracy (the "
+        f"best classifier reaches {worst.iloc[0]:.2f} on its worst task), then run the same "
+        "command again: the finished evaluations are kept.")

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 __all__ = ["EvaluationResult"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class EvaluationResult:
     """Everything one evaluation produced (SPEC section 3.6).
 
@@ -38,6 +38,14 @@ class EvaluationResult:
     n_features_used: int | None = None
     engine: str = "reference"
     warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def __repr__(self) -> str:
+        # The full record holds every prediction and null accuracy: show the headline.
+        p = "no permutation test" if self.p_value is None else \
+            f"p={self.p_value:.3g} over {len(self.null_accuracies)} shuffles"
+        return (f"EvaluationResult(task={self.task!r}, accuracy={self.accuracy:.3f}, "
+                f"balanced_accuracy={self.balanced_accuracy:.3f}, {p}, "
+                f"n_subjects={len(self.subjects)}, engine={self.engine!r})")
 
     def to_dict(self) -> dict:
         return asdict(self)
