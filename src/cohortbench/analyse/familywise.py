@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cohortbench.analyse.step_tests import PIPELINE_FIELDS, pipeline_key
+from cohortbench.design.vocabulary import PIPELINE_FIELDS, pipeline_key
 
 __all__ = ["familywise_best", "FAMILYWISE_EXPLANATION", "describe_configuration"]
 

@@ -27,24 +27,21 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cohortbench.design.configs import (
-    COLUMN_SCALINGS,
-    DIM_REDUCTIONS,
-    FEATURE_SELECTIONS,
-    ROW_SCALINGS,
+from cohortbench.design.vocabulary import (
+    OPTION_ORDER,
+    PIPELINE_FIELDS,
+    STEP_LABELS,
+    STEPS,
+    pipeline_key,
 )
 
 __all__ = [
     "STEP_COLUMNS",
-    "STEPS",
-    "OPTION_ORDER",
-    "PIPELINE_FIELDS",
     "UNDEFINED",
     "step_tests",
     "holm",
     "benjamini_hochberg",
     "stars_for",
-    "pipeline_key",
     "step_table_for_display",
 ]
 
@@ -53,51 +50,10 @@ STEP_COLUMNS = [
     "stage", "task", "classifier", "step", "option", "n_features", "n_pairs",
     "median_difference", "p_value", "p_holm", "p_bh", "stars",
 ]
-#: The steps that are compared against ``none``.
-STEPS = ("row_scaling", "column_scaling", "feature_selection", "dim_reduction")
-#: Every field that, together with the classifier, identifies a configuration.
-PIPELINE_FIELDS = (
-    "row_scaling", "imputation", "column_scaling", "feature_selection", "n_features",
-    "dim_reduction", "search", "modalities", "parcellation",
-)
 #: The ``stars`` text of a row whose test is undefined (all differences zero).
 UNDEFINED = "undefined"
 
-OPTION_ORDER = {
-    "row_scaling": ROW_SCALINGS,
-    "column_scaling": COLUMN_SCALINGS,
-    "feature_selection": FEATURE_SELECTIONS,
-    "dim_reduction": DIM_REDUCTIONS,
-}
 _GROUP = ["stage", "task", "classifier"]
-_STEP_LABELS = {
-    "row_scaling": "Row scaler",
-    "column_scaling": "Column scaler",
-    "feature_selection": "Feature selection",
-    "dim_reduction": "Dimensionality reduction",
-}
-
-
-def _n_features_value(value):
-    """``None`` for an empty n_features (NaN, NA, None), else an int."""
-    if value is None or pd.isna(value):
-        return None
-    return int(value)
-
-
-def _field_value(row, name):
-    if name == "n_features":
-        return _n_features_value(row.get("n_features"))
-    value = row.get(name)
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        # Missing optional fields (imputation, search) mean the step did not run.
-        return "none" if name in ("imputation", "search") else ""
-    return str(value)
-
-
-def pipeline_key(row) -> tuple:
-    """The pipeline fields of one evaluation row as a hashable tuple (PIPELINE_FIELDS order)."""
-    return tuple(_field_value(row, name) for name in PIPELINE_FIELDS)
 
 
 def stars_for(p: float) -> str:
@@ -289,7 +245,7 @@ def step_table_for_display(table: pd.DataFrame) -> pd.DataFrame:
         if row["step"] == "feature_selection" and not pd.isna(row["n_features"]):
             option = f"{option}-{int(row['n_features'])}"
         shown.append({
-            "Pipeline step": _STEP_LABELS.get(row["step"], row["step"]),
+            "Pipeline step": STEP_LABELS.get(row["step"], row["step"]),
             "Option": option,
             "n": str(int(row["n_pairs"])),
             "Median difference": f"{row['median_difference']:+.1f} pp",

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..errors import StudyError
 from .configs import PipelineConfig, content_id
+from .vocabulary import STEP_FIELDS
 
 __all__ = [
     "PlannedEvaluation",
@@ -25,7 +26,7 @@ __all__ = [
     "stage_needs_previous",
 ]
 
-STEP_KEYS = ("row_scaling", "column_scaling", "feature_selection", "n_features", "dim_reduction")
+STEP_KEYS = STEP_FIELDS
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import pandas as pd
 from matplotlib import ticker
 from matplotlib.figure import Figure
 
-from cohortbench.analyse.step_tests import OPTION_ORDER
+from cohortbench.design.vocabulary import FIELD_LABELS, OPTION_ORDER
 
 __all__ = [
     "classifier_screen",
@@ -35,11 +35,7 @@ __all__ = [
 #: The panels of a strip figure, top to bottom (a step is drawn only when it varies).
 STRIP_STEPS = ("row_scaling", "column_scaling", "feature_selection", "n_features",
                "dim_reduction")
-STEP_TITLES = {
-    "row_scaling": "Row (per-subject) scaling", "column_scaling": "Column (per-feature) scaling",
-    "feature_selection": "Feature selection", "n_features": "Number of selected features",
-    "dim_reduction": "Dimensionality reduction", "search": "Search strategy",
-}
+STEP_TITLES = FIELD_LABELS  # one vocabulary for tables, figures and exports
 HIGHLIGHT = "#d62728"
 MUTED = "#8c8c8c"
 BAND = "#2ca02c"

@@ -26,7 +26,7 @@ from cohortbench.analyse import (
     top_performers,
 )
 from cohortbench.analyse.familywise import describe_configuration
-from cohortbench.analyse.step_tests import PIPELINE_FIELDS, STEPS
+from cohortbench.design.vocabulary import PIPELINE_FIELDS, STEPS
 from cohortbench.report import figures as F
 
 __all__ = ["build_report", "infer_stage_kind", "STAGE_KINDS"]

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import sqlite3
 
-__all__ = ["SCHEMA_VERSION", "EVALUATION_SCHEMA", "EVALUATION_COLUMNS", "CREATE_SQL",
+__all__ = ["SCHEMA_VERSION", "EVALUATION_SCHEMA", "EVALUATION_COLUMNS", "INT_COLUMNS",
+           "FLOAT_COLUMNS", "CREATE_SQL",
            "MIGRATIONS", "migrate", "select_list", "table_columns"]
 
 SCHEMA_VERSION = 2
@@ -45,6 +46,11 @@ EVALUATION_SCHEMA = {
     "content_key": "TEXT", "cohortbench_version": "TEXT",
 }
 EVALUATION_COLUMNS = tuple(EVALUATION_SCHEMA)
+#: Columns read back as integers (nullable) and as floats (NaN for NULL).
+INT_COLUMNS = frozenset({"position", "stage_index", "n_features", "n_features_used",
+                         "n_subjects", "n_permutations", "permutation"})
+FLOAT_COLUMNS = frozenset({"accuracy", "balanced_accuracy", "f1_macro", "null_mean",
+                           "null_std", "z_score", "p_value", "seconds"})
 
 #: The statements creating a store of the current version.
 CREATE_SQL = (

@@ -68,7 +68,7 @@ from ...design.configs import CVScheme, PipelineConfig
 from ...store.records import EvaluationResult
 from ..permutations import label_shuffles
 from ..problem import Problem
-from ..reference_engine import assemble_result, pooled_accuracy
+from ..scoring import assemble_result, pooled_accuracy
 from ..splits import outer_splits
 from .config_fits import FAST_CLASSIFIERS, classify_steps, feature_chain
 from .batched import run_batched
