@@ -326,9 +326,9 @@ def test_preserving_the_label_or_a_recoding_of_it_is_refused():
         "age": [50, 61, 45, 70, 52, 66, 58, 49, 73, 60],
         "sex": ["F", "M", "F", "M", "M", "F", "M", "F", "F", "M"],
     })
-    for name, how in [("diagnosis", "constant within each class"),
-                      ("code", "constant within each class"),
-                      ("group", "constant within each class"),
+    for name, how in [("diagnosis", "is constant within each class"),
+                      ("code", "is constant within each class"),
+                      ("group", "is constant within each class"),
                       ("slope", "separates the classes")]:
         with pytest.raises(StudyError, match=f"covariate '{name}' {how} of task '3-class'"):
             check_preserved_covariates(frame[[name]], labels, task="task '3-class'")
