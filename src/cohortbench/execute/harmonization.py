@@ -324,11 +324,12 @@ def check_batch_sites(sites, column: str = "the batch column") -> None:
             f"{column} is empty for {int(values.isna().sum())} subject(s): every subject "
             "needs a site; fill it in or drop those subjects."
         )
-    names = np.unique(values.astype(str))
+    names = [str(name) for name in np.unique(values.astype(str))]
     if len(names) < 2:
+        which = f"the single site {names[0]!r}" if names else "no site"
         raise DataError(
-            f"{column} holds a single site ({names[0]!r} if any) for every subject of the "
-            "task: there is nothing to harmonize or leave out; remove the batch setting."
+            f"{column} holds {which} for every subject of the task: there is nothing to "
+            "harmonize or leave out; remove the batch setting or add subjects of other sites."
         )
 
 
@@ -347,7 +348,7 @@ def check_sites_seen(sites, folds, unseen_site: str = "error",
     for number, (train, test) in enumerate(folds):
         seen = set(sites[np.asarray(train)])
         held = sites[np.asarray(test)]
-        for site in np.unique(held):
+        for site in map(str, np.unique(held)):
             if site in seen:
                 continue
             if unseen_site == "error":

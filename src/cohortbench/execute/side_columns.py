@@ -155,7 +155,7 @@ def encode_side_columns(frame: pd.DataFrame, covariates: Sequence[str] = (),
             levels = np.unique(values)
             if len(levels) < 2:
                 raise DataError(
-                    f"Covariate {name!r} has the single level {levels[0]!r} in this task: it "
+                    f"Covariate {name!r} has the single level {str(levels[0])!r} in this task: it "
                     "explains nothing, so leave it out of data.covariates."
                 )
             blocks.append((values[:, None] == levels[None, 1:]).astype(np.float64))
@@ -210,7 +210,7 @@ def check_levels_in_folds(frame: pd.DataFrame, categorical: Sequence[str], folds
         values = frame[name].astype(str).to_numpy()
         for number, (train, _test) in enumerate(folds):
             seen = set(values[np.asarray(train)])
-            for level in np.unique(values):
+            for level in map(str, np.unique(values)):
                 if level not in seen:
                     holders = [str(ids[i]) for i in np.flatnonzero(values == level)]
                     raise DataError(

@@ -47,9 +47,11 @@ def check_leave_site_out(y, sites, n_eval: int, classes=None) -> None:
     DataError
     """
     y, sites = np.asarray(y), np.asarray(sites).astype(str)
-    name = (lambda c: repr(str(classes[int(c)]))) if classes is not None else repr
+    def name(code):
+        return repr(str(classes[int(code)]) if classes is not None else str(code))
+
     y_eval, s_eval = y[:n_eval], sites[:n_eval]
-    site_names = np.unique(s_eval)
+    site_names = [str(site) for site in np.unique(s_eval)]
     if len(site_names) < 2:
         raise DataError(
             f"cv.outer: leave-site-out needs subjects from at least 2 sites; the task has "
@@ -108,7 +110,7 @@ def leave_site_out_splits(y, sites, n_eval: int, classes=None) -> list[tuple[np.
     check_leave_site_out(y, sites, n_eval, classes)
     rows = np.arange(n, dtype=np.int64)
     folds = []
-    for site in np.unique(sites[:n_eval]):
+    for site in map(str, np.unique(sites[:n_eval])):
         test = rows[:n_eval][sites[:n_eval] == site]
         train = rows[sites != site]
         folds.append((train, test))
