@@ -336,7 +336,7 @@ def test_preserving_the_label_or_a_recoding_of_it_is_refused():
 
 
 def test_a_batch_column_with_one_site_is_refused():
-    with pytest.raises(DataError, match="single site 'A'"):
+    with pytest.raises(DataError, match="site holds the single site 'A'"):
         check_batch_sites(["A", "A", "A"], column="site")
     with pytest.raises(DataError, match="empty for 1 subject"):
         check_batch_sites(["A", None, "B"], column="site")
