@@ -114,7 +114,7 @@ def test_eb_estimates_solve_the_posterior_equations():
 
 
 def test_training_fit_is_bit_identical_when_held_out_rows_or_labels_change():
-    X, age, sex, site = _multisite(seed=5)
+    X, age, _, site = _multisite(seed=5)
     full = np.c_[X, age, site]
     train = np.flatnonzero(np.arange(len(site)) % 4 != 0)
     a = ComBatHarmonizer(n_side=2, batch_column=1, preserve=(0,)).fit(full[train],

@@ -9,10 +9,18 @@ import sys
 
 import numpy as np
 import pytest
+from scipy.stats import binomtest
+from sklearn.model_selection import StratifiedKFold, cross_val_score
+from sklearn.neighbors import NearestCentroid
 
 from cohortbench.design.configs import CVScheme, PipelineConfig
 from cohortbench.execute import evaluate_reference
-from cohortbench.execute.permutations import label_shuffles, permutation_stats, stable_int
+from cohortbench.execute.permutations import (
+    label_shuffles,
+    label_shuffles_within,
+    permutation_stats,
+    stable_int,
+)
 
 from .conftest import make_noise_problem
 
@@ -106,11 +114,6 @@ def test_noise_gives_chance_nulls_and_p_values_that_are_not_small():
 
 # --- within-site shuffles (issue 21) --------------------------------------------------
 
-from scipy.stats import binomtest  # noqa: E402
-from sklearn.model_selection import StratifiedKFold, cross_val_score  # noqa: E402
-from sklearn.neighbors import NearestCentroid  # noqa: E402
-
-from cohortbench.execute.permutations import label_shuffles_within  # noqa: E402
 
 SITES = np.array(list("abcab" "cabca" "bcabc" "abcab" "c"))
 
@@ -208,6 +211,15 @@ def test_calibration_fast_proxy():
     assert _calibrated(plain, n) and _calibrated(within, n), (plain, within)
 
 
+def _fitted_centroid_accuracy(X, labels, splitter):
+    """scikit-learn's NearestCentroid, folds recomputed for these labels."""
+    hits = 0
+    for train, test in splitter.split(X, labels):
+        model = NearestCentroid().fit(X[train], labels[train])
+        hits += int(np.sum(model.predict(X[test]) == labels[test]))
+    return hits / len(labels)
+
+
 @pytest.mark.slow
 def test_calibration_plain_shuffles_fail_and_within_site_shuffles_hold_when_sites_differ():
     """200 datasets per scenario, P = 39, scikit-learn's NearestCentroid in stratified
@@ -219,18 +231,11 @@ def test_calibration_plain_shuffles_fail_and_within_site_shuffles_hold_when_site
         for seed in range(n):
             X, y, site = _site_confounded_noise(seed, differ)
             splitter = StratifiedKFold(5, shuffle=True, random_state=seed)
-
-            def accuracy(labels):
-                hits = 0
-                for train, test in splitter.split(X, labels):
-                    model = NearestCentroid().fit(X[train], labels[train])
-                    hits += int(np.sum(model.predict(X[test]) == labels[test]))
-                return hits / len(labels)
-
-            real = accuracy(y)
+            real = _fitted_centroid_accuracy(X, y, splitter)
             for k, shuffles in enumerate((label_shuffles(y, P, seed, "t"),
                                           label_shuffles_within(y, site, P, seed, "t"))):
-                nulls = np.array([accuracy(row) for row in shuffles])
+                nulls = np.array([_fitted_centroid_accuracy(X, row, splitter)
+                                  for row in shuffles])
                 small[k] += (1 + np.sum(nulls >= real)) / (1 + P) <= 0.05
         counts[differ] = small
     print(f"\ncalibration over {n} datasets (p <= 0.05 counts, plain / within): "

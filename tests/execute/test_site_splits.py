@@ -27,8 +27,8 @@ def test_one_fold_per_site_as_leave_one_group_out():
 def test_train_only_rows_train_everywhere_except_on_their_own_site():
     sites = np.array(["a", "a", "b", "b", "c", "c", "a", "c"])     # rows 6, 7: train-only
     y = np.array([0, 1, 0, 1, 0, 1, 0, 0])
-    folds = dict((sites[test[0]], (train, test))
-                 for train, test in leave_site_out_splits(y, sites, n_eval=6))
+    folds = {sites[test[0]]: (train, test)
+             for train, test in leave_site_out_splits(y, sites, n_eval=6)}
     np.testing.assert_array_equal(folds["a"][0], [2, 3, 4, 5, 7])
     np.testing.assert_array_equal(folds["b"][0], [0, 1, 4, 5, 6, 7])
     np.testing.assert_array_equal(folds["c"][0], [0, 1, 2, 3, 6])

@@ -38,12 +38,21 @@ Rules written down here because a study depends on them:
 
 from __future__ import annotations
 
+from itertools import pairwise
 from numbers import Integral
 
 import numpy as np
 import pandas as pd
-from neuroCombat.neuroCombat import find_parametric_adjustments, fit_LS_model_and_find_priors
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
+from neuroCombat.neuroCombat import (
+    find_parametric_adjustments,
+    fit_LS_model_and_find_priors,
+)
+from sklearn.base import (
+    BaseEstimator,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_data
 
@@ -302,7 +311,7 @@ def check_preserved_covariates(covariates_frame: pd.DataFrame, labels, task: str
             numbers = series.to_numpy(dtype=np.float64)
             ranges = sorted((numbers[labels == c].min(), numbers[labels == c].max())
                             for c in classes)
-            separated = all(hi < lo for (_, hi), (lo, _) in zip(ranges, ranges[1:]))
+            separated = all(hi < lo for (_, hi), (lo, _) in pairwise(ranges))
         if within or separated:
             how = "is constant within each class" if within else "separates the classes"
             raise StudyError(
