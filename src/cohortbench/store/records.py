@@ -14,6 +14,8 @@ class EvaluationResult:
     Labels are class names. ``null_*``, ``z_score`` and ``p_value`` are ``None``
     when no permutation test ran. ``chosen_params`` holds one dict per outer fold
     (empty dicts when no search ran). ``engine`` says which path computed it.
+    ``records`` holds the extra per-fold records the evaluation asked for:
+    ``{name: [[value per outer fold] per label vector]}`` (label vector 0 = real labels).
     """
 
     task: str
@@ -38,6 +40,7 @@ class EvaluationResult:
     n_features_used: int | None = None
     engine: str = "reference"
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    records: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:
         # The full record holds every prediction and null accuracy: show the headline.
@@ -57,4 +60,5 @@ class EvaluationResult:
                     "null_accuracies", "chosen_params", "warnings"):
             d[key] = tuple(d.get(key) or ())
         d["confusion"] = tuple(tuple(row) for row in d["confusion"])
+        d["records"] = dict(d.get("records") or {})
         return cls(**d)

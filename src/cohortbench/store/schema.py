@@ -16,7 +16,8 @@ History:
 2. ``evaluations.content_key`` (the evaluation's content without its stage,
    so that a renamed or removed stage's results are found again) and
    ``evaluations.cohortbench_version`` (which version computed it); the ``plan``
-   table (the evaluations of the study as it now stands, stage by stage).
+   table (the evaluations of the study as it now stands, stage by stage); the
+   ``records`` table (extra per-fold records of an evaluation, by name).
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ CREATE_SQL = (
     "CREATE TABLE IF NOT EXISTS run_info (key TEXT PRIMARY KEY, value_json TEXT)",
     "CREATE TABLE IF NOT EXISTS plan (evaluation_key TEXT PRIMARY KEY, stage TEXT NOT NULL, "
     "position INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS records (evaluation_key TEXT NOT NULL, name TEXT NOT NULL, "
+    "payload_json TEXT, PRIMARY KEY (evaluation_key, name))",
 )
 
 #: version v -> the statements taking a store from v to v + 1.
@@ -83,6 +86,8 @@ MIGRATIONS = {
         "CREATE INDEX IF NOT EXISTS evaluations_by_content ON evaluations (content_key)",
         "CREATE TABLE IF NOT EXISTS plan (evaluation_key TEXT PRIMARY KEY, "
         "stage TEXT NOT NULL, position INTEGER NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS records (evaluation_key TEXT NOT NULL, name TEXT NOT NULL, "
+        "payload_json TEXT, PRIMARY KEY (evaluation_key, name))",
     ),
 }
 

@@ -35,6 +35,14 @@ class StoreReads:
         """Number of stored evaluations."""
         return self._query("SELECT COUNT(*) FROM evaluations")[0][0]
 
+    def records(self, key: str) -> dict:
+        """The extra per-fold records of evaluation ``key`` (``{}`` when none)."""
+        if not self._has_records:
+            return {}
+        return {name: loads(payload) for name, payload in self._query(
+            "SELECT name, payload_json FROM records WHERE evaluation_key = ? ORDER BY name",
+            (key,))}
+
     def evaluation_value(self, key: str, column: str):
         """One stored column of evaluation ``key`` (None when absent, or a column an
         older store lacks)."""
@@ -61,6 +69,9 @@ class StoreReads:
                                  "WHERE evaluation_key = ? ORDER BY position", (key,)).fetchall()
             nulls = conn.execute("SELECT accuracy FROM nulls WHERE evaluation_key = ? "
                                  "ORDER BY permutation", (key,)).fetchall()
+            records = (conn.execute("SELECT name, payload_json FROM records WHERE "
+                                    "evaluation_key = ? ORDER BY name", (key,)).fetchall()
+                       if self._has_records else [])
         if row is None:
             raise KeyError(key)
         null_accuracies = tuple(float("nan") if a is None else a for (a,) in nulls)
@@ -95,6 +106,7 @@ class StoreReads:
             n_features_used=row["n_features_used"],
             engine=row["engine"],
             warnings=tuple(loads(row["warnings_json"], [])),
+            records={name: loads(payload) for name, payload in records},
         )
 
     # ------------------------------------------------------------------- frames

@@ -59,6 +59,9 @@ class StoreWrites:
                              "true_label, predicted_label) VALUES (?, ?, ?, ?, ?)", predictions)
             conn.executemany("INSERT INTO nulls (evaluation_key, permutation, accuracy) "
                              "VALUES (?, ?, ?)", nulls)
+            conn.executemany("INSERT INTO records (evaluation_key, name, payload_json) "
+                             "VALUES (?, ?, ?)",
+                             [(key, name, dumps(value)) for name, value in result.records.items()])
             conn.execute("DELETE FROM failures WHERE evaluation_key = ?", (key,))
         return True
 
