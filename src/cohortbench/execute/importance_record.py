@@ -21,6 +21,7 @@ published shape (19x less); :func:`record_nbytes` states both sizes. Label vecto
 from __future__ import annotations
 
 import io
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -206,9 +207,10 @@ def record_nbytes(n_label_vectors: int, n_folds: int, n_features: int, n_functio
 def record_to_bytes(record: ImportanceRecord) -> bytes:
     """Serialise a record (``.npz``, masks bit-packed; read back without pickle)."""
     arrays = {
-        "feature_names": np.asarray(record.feature_names, dtype=str),
-        "function_names": np.asarray(record.function_names, dtype=str),
-        "kind": np.asarray(record.kind),
+        # Names as UTF-8 JSON: numpy's own string arrays take 4 bytes a character.
+        "names": np.frombuffer(json.dumps({
+            "features": record.feature_names, "functions": record.function_names,
+            "kind": record.kind}).encode("utf-8"), dtype=np.uint8),
     }
     for name in ("fold_means", "real_folds", "weights_mean"):
         if getattr(record, name) is not None:
@@ -223,12 +225,13 @@ def record_to_bytes(record: ImportanceRecord) -> bytes:
 def record_from_bytes(blob: bytes) -> ImportanceRecord:
     """The record :func:`record_to_bytes` wrote."""
     with np.load(io.BytesIO(blob), allow_pickle=False) as data:
-        features = tuple(str(n) for n in data["feature_names"])
+        names = json.loads(data["names"].tobytes().decode("utf-8"))
+        features = tuple(names["features"])
         selected = None
         if "selected_bits" in data:
             selected = np.unpackbits(data["selected_bits"], axis=1,
                                      count=len(features)).astype(bool)
         return ImportanceRecord(
-            features, tuple(str(n) for n in data["function_names"]), str(data["kind"]),
+            features, tuple(names["functions"]), names["kind"],
             *(data[name] if name in data else None for name in ("fold_means", "real_folds")),
             selected, data["weights_mean"] if "weights_mean" in data else None)
