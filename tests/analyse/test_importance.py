@@ -11,10 +11,9 @@ from cohortbench.analyse.importance import (
     split_feature_name,
 )
 from cohortbench.design.configs import PipelineConfig
-from cohortbench.execute.activation import fold_importance
-from cohortbench.execute.importance_record import ImportanceAccumulator, compact_importance
-from cohortbench.execute.permutations import label_shuffles
-from cohortbench.execute.pipelines import build_pipeline
+from cohortbench.execute.importance_record import compact_importance
+
+from ._importance_cohorts import nested_importance, planted_cohort
 
 FEATURES = tuple(f"{m}:r{r}" for m in ("qT1", "FA", "TSC") for r in range(4))
 
@@ -140,33 +139,14 @@ def test_export_rows_follow_the_csv_contract():
     assert out.loc[out["statistic"] == "selection_frequency", "p_value"].isna().all()
 
 
-def planted_cohort(rng, n=40, p=24, effect_features=(3,), shift=2.0):
-    y = np.arange(n) % 2
-    X = rng.normal(size=(n, p))
-    X[np.ix_(y == 1, list(effect_features))] += shift
-    return X, y
-
-
-def evaluate_importance(X, y, config, n_permutations, seed=0, n_splits=5):
-    """A nested evaluation with build_pipeline + fold_importance under shared shuffles."""
-    names = tuple(f"m{j // 6}:r{j % 6}" for j in range(X.shape[1]))
-    labels = np.vstack([y, label_shuffles(y, n_permutations, seed, "importance-test")])
-    splitter = StratifiedKFold(n_splits, shuffle=True, random_state=seed)
-    acc = ImportanceAccumulator(names, ("a", "b"), len(labels), n_splits)
-    for vector, labels_i in enumerate(labels):
-        for fold, (train, _) in enumerate(splitter.split(X, labels_i)):
-            pipeline, _ = build_pipeline(config, blocks=((0, X.shape[1]),), n_classes=2,
-                                         n_features_available=X.shape[1], random_state=seed)
-            pipeline.fit(X[train], labels_i[train])
-            acc.add(vector, fold, fold_importance(pipeline, X[train], n_classes=2))
-    return acc.record()
-
-
 def test_a_strong_planted_effect_gets_a_small_familywise_p():
-    X, y = planted_cohort(np.random.default_rng(5))
+    rng = np.random.default_rng(5)
+    X, y, names, truth = planted_cohort(rng, n=40, n_maps=2, n_rois=12,
+                                        effect=((0, [3]),), shift=2.0)
     config = PipelineConfig("MLR_L2", column_scaling="standard", feature_selection="kbest",
                             n_features=5)
-    table = importance_table(evaluate_importance(X, y, config, n_permutations=39))
+    splitter = StratifiedKFold(5, shuffle=True, random_state=0)
+    table = importance_table(nested_importance(X, y, names, config, splitter, 39))
     row = table.set_index("feature").loc["m0:r3"]
     assert row["p_familywise"] <= 0.05 and row["selection_frequency"] == 1.0
     others = table[table["feature"] != "m0:r3"]
