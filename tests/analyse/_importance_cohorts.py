@@ -7,6 +7,7 @@ the effect is known exactly.
 from __future__ import annotations
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from cohortbench.execute.activation import fold_importance
 from cohortbench.execute.importance_record import ImportanceAccumulator
@@ -33,7 +34,15 @@ def planted_cohort(rng, n=30, n_maps=4, n_rois=50, effect=((0, range(3)),), shif
 
 
 def nested_importance(X, y, names, config, splitter, n_permutations, seed=0):
-    """Outer CV of ``config`` for the real labels and shared shuffles, recording importance."""
+    """Outer CV of ``config`` for the real labels and shared shuffles, recording importance.
+
+    One BLAS thread: on these tiny matrices more threads only spin (~9x the CPU time).
+    """
+    with threadpool_limits(limits=1):
+        return _nested_importance(X, y, names, config, splitter, n_permutations, seed)
+
+
+def _nested_importance(X, y, names, config, splitter, n_permutations, seed):
     labels = np.vstack([y, label_shuffles(y, n_permutations, seed, "importance-test")])
     n_folds = splitter.get_n_splits(X, y)
     acc = ImportanceAccumulator(names, ("0", "1"), len(labels), n_folds)

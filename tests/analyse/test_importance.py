@@ -8,7 +8,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from cohortbench.analyse.importance import (
     importance_by, importance_export, importance_table, max_statistic_p, permutation_p,
-    split_feature_name,
+    split_feature_name, survivors,
 )
 from cohortbench.design.configs import PipelineConfig
 from cohortbench.execute.importance_record import compact_importance
@@ -151,3 +151,19 @@ def test_a_strong_planted_effect_gets_a_small_familywise_p():
     assert row["p_familywise"] <= 0.05 and row["selection_frequency"] == 1.0
     others = table[table["feature"] != "m0:r3"]
     assert (others["p_familywise"] > 0.05).all()
+
+
+def test_survivors_counts_and_says_so_plainly():
+    A = simulated_activations(effect=(4,))
+    table = importance_table(compact_importance(A, feature_names=FEATURES,
+                                                function_names=("a", "b")))
+    found = survivors(table, n_permutations=A.shape[0] - 1)
+    assert found["n_tests"] == 2 * len(FEATURES)
+    assert found["n_surviving"] == int((table["p_familywise"] < 0.05).sum()) == 2
+    assert found["sentence"].startswith("2 of 24 feature tests survive")
+    null = importance_table(compact_importance(simulated_activations(), feature_names=FEATURES,
+                                               function_names=("a", "b")))
+    none = survivors(null, n_permutations=39)
+    assert none["n_surviving"] == 0 and none["min_possible_p"] == 1 / 40
+    assert none["sentence"].startswith("None of 24 feature tests survives")
+    assert "no p can be below 0.025" in none["sentence"]

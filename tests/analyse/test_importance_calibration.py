@@ -24,6 +24,7 @@ import pytest
 from scipy.stats import binomtest, kstest
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from cohortbench.analyse.importance import importance_table
 from cohortbench.execute.activation import activation_pattern
@@ -89,11 +90,16 @@ def check(result):
 
 
 def test_familywise_calibration_fast_proxy_ridge():
-    """100 cohorts, ridge on ±1 targets, P = 49 (about 10 s)."""
-    check(calibration(100, 49, ridge_decisions))
+    """100 cohorts, ridge on ±1 targets, P = 49 (a few seconds)."""
+    with threadpool_limits(limits=1):
+        check(calibration(100, 49, ridge_decisions))
 
 
 @pytest.mark.slow
 def test_familywise_calibration_logistic_regression():
-    """150 cohorts, logistic regression per label vector, P = 49 (225,000 fits)."""
-    check(calibration(150, 49, logistic_decisions, seed=1))
+    """150 cohorts, logistic regression per label vector, P = 49 (225,000 fits).
+
+    One BLAS thread: on tiny matrices extra threads only spin (20x the CPU time here).
+    """
+    with threadpool_limits(limits=1):
+        check(calibration(150, 49, logistic_decisions, seed=1))

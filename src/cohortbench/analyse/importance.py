@@ -43,7 +43,7 @@ import pandas as pd
 from ..execute.importance_record import ImportanceRecord
 
 __all__ = ["permutation_p", "max_statistic_p", "importance_table", "importance_by",
-           "importance_export", "split_feature_name", "IMPORTANCE_EXPLANATION"]
+           "importance_export", "survivors", "split_feature_name", "IMPORTANCE_EXPLANATION"]
 
 #: One sentence for readers of the report.
 IMPORTANCE_EXPLANATION = (
@@ -219,6 +219,43 @@ def importance_by(record: ImportanceRecord, level: str) -> pd.DataFrame:
         "p_familywise": max_statistic_p(T) if n_perm else np.nan,
         "selection_frequency": frequency,
     })
+
+
+def survivors(table: pd.DataFrame, n_permutations: int, alpha: float = 0.05) -> dict:
+    """How many features survive family-wise correction, and one plain sentence saying so.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        From :func:`importance_table`.
+    n_permutations : int
+        P (``record.n_permutations``): no p-value can be below ``1 / (1 + P)``.
+    alpha : float, default=0.05
+
+    Returns
+    -------
+    dict
+        ``n_tests`` (features x decision functions), ``n_surviving``,
+        ``min_p_familywise``, ``min_possible_p`` and ``sentence``.
+    """
+    p_fw = table["p_familywise"].to_numpy(dtype=float)
+    n_tests = int(np.isfinite(p_fw).sum())
+    n_surviving = int(np.sum(p_fw < alpha))
+    smallest = float(np.nanmin(p_fw)) if n_tests else float("nan")
+    floor = 1.0 / (1 + n_permutations) if n_permutations else float("nan")
+    if not n_tests:
+        sentence = "No family-wise p-values: the evaluation ran no label shuffles."
+    elif n_surviving:
+        sentence = (f"{n_surviving} of {n_tests:,} feature tests survive family-wise "
+                    f"correction at {alpha:g}.")
+    else:
+        sentence = (f"None of {n_tests:,} feature tests survives family-wise correction at "
+                    f"{alpha:g} (smallest family-wise p = {smallest:.3g}; with {n_permutations} "
+                    f"shuffles no p can be below {floor:.3g}), which is common at small n: "
+                    "rank the regions by mean activation, but do not call any one of them "
+                    "significant.")
+    return {"n_tests": n_tests, "n_surviving": n_surviving, "min_p_familywise": smallest,
+            "min_possible_p": floor, "sentence": sentence}
 
 
 def importance_export(table: pd.DataFrame, *, evaluation_id: str, task: str) -> pd.DataFrame:
