@@ -7,8 +7,13 @@ import pytest
 from sklearn.model_selection import StratifiedKFold
 
 from cohortbench.analyse.importance import (
-    importance_by, importance_export, importance_table, max_statistic_p, permutation_p,
-    split_feature_name, survivors,
+    importance_by,
+    importance_export,
+    importance_table,
+    max_statistic_p,
+    permutation_p,
+    split_feature_name,
+    survivors,
 )
 from cohortbench.design.configs import PipelineConfig
 from cohortbench.execute.importance_record import compact_importance
@@ -141,8 +146,8 @@ def test_export_rows_follow_the_csv_contract():
 
 def test_a_strong_planted_effect_gets_a_small_familywise_p():
     rng = np.random.default_rng(5)
-    X, y, names, truth = planted_cohort(rng, n=40, n_maps=2, n_rois=12,
-                                        effect=((0, [3]),), shift=2.0)
+    X, y, names, _ = planted_cohort(rng, n=40, n_maps=2, n_rois=12,
+                                    effect=((0, [3]),), shift=2.0)
     config = PipelineConfig("MLR_L2", column_scaling="standard", feature_selection="kbest",
                             n_features=5)
     splitter = StratifiedKFold(5, shuffle=True, random_state=0)

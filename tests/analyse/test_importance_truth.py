@@ -1,11 +1,11 @@
 """Truth recovery: the top features by importance are the ones carrying a planted effect.
 
 200 features (4 maps x 50 ROIs, plus a per-subject offset per map), 10 of them
-shifted by one noise SD in one class (5 ROIs in each of two maps), 30 subjects; precision@10 must reach 5x its base
-rate (10 / 200 = 0.05), i.e. 0.25, averaged over seeds. (For scale: ranking by the
-univariate |corr(feature, label)| on all 30 subjects reaches 0.56 on average over 40
-seeds of this generator, 0.2 at worst.) With one decision function
-the family-wise p is a non-increasing function of |mean activation|, so ranking by
+shifted by one noise SD in one class (5 ROIs in each of two maps), 30 subjects;
+precision@10 must reach 5x its base rate (10 / 200 = 0.05), i.e. 0.25, averaged over
+seeds. (For scale: ranking by the univariate |corr(feature, label)| on all 30 subjects
+reaches 0.56 on average over 40 seeds of this generator, 0.2 at worst.) With one
+decision function the family-wise p is a non-increasing function of |mean activation|, so ranking by
 family-wise p (ties broken by |mean activation|) gives the same top 10.
 """
 

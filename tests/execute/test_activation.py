@@ -12,7 +12,10 @@ from sklearn.svm import SVC, SVR
 
 from cohortbench.design.configs import PipelineConfig
 from cohortbench.execute.activation import (
-    activation_pattern, classifier_decision_values, decision_function_names, fold_importance,
+    activation_pattern,
+    classifier_decision_values,
+    decision_function_names,
+    fold_importance,
     is_linear_classifier,
 )
 from cohortbench.execute.pipelines import build_pipeline
@@ -62,7 +65,7 @@ def test_pattern_through_row_and_column_scaling_and_pca_matches_hand_computation
     result = fold_importance(pipeline, X, n_classes=2)
 
     X_enter = row_standardise(X)                      # the reference point: after row scaling
-    scaler, pca, clf = (pipeline.named_steps[s] for s in ("scale", "reduce", "clf"))
+    pca, clf = pipeline.named_steps["reduce"], pipeline.named_steps["clf"]
     Z = (X_enter - X_enter.mean(axis=0)) / X_enter.std(axis=0)
     scores = (Z - pca.mean_) @ pca.components_.T
     s = scores @ clf.coef_.ravel() + clf.intercept_[0]

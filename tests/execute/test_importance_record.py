@@ -7,7 +7,11 @@ import pytest
 
 from cohortbench.execute.activation import FoldImportance
 from cohortbench.execute.importance_record import (
-    ImportanceAccumulator, compact_importance, record_from_bytes, record_nbytes, record_to_bytes,
+    ImportanceAccumulator,
+    compact_importance,
+    record_from_bytes,
+    record_nbytes,
+    record_to_bytes,
 )
 
 FEATURES = tuple(f"{m}:roi{r}" for m in ("qT1", "FA") for r in range(5))

@@ -42,8 +42,16 @@ import pandas as pd
 
 from ..execute.importance_record import ImportanceRecord
 
-__all__ = ["permutation_p", "max_statistic_p", "importance_table", "importance_by",
-           "importance_export", "survivors", "split_feature_name", "IMPORTANCE_EXPLANATION"]
+__all__ = [
+    "IMPORTANCE_EXPLANATION",
+    "importance_by",
+    "importance_export",
+    "importance_table",
+    "max_statistic_p",
+    "permutation_p",
+    "split_feature_name",
+    "survivors",
+]
 
 #: One sentence for readers of the report.
 IMPORTANCE_EXPLANATION = (

@@ -63,9 +63,17 @@ from itertools import combinations
 
 import numpy as np
 
-__all__ = ["FoldImportance", "activation_pattern", "classifier_decision_values",
-           "decision_scheme", "decision_function_names", "fold_importance",
-           "is_linear_classifier", "raw_weights", "split_pipeline"]
+__all__ = [
+    "FoldImportance",
+    "activation_pattern",
+    "classifier_decision_values",
+    "decision_function_names",
+    "decision_scheme",
+    "fold_importance",
+    "is_linear_classifier",
+    "raw_weights",
+    "split_pipeline",
+]
 
 #: Pipeline steps applied before the reference point (the features as they enter column
 #: scaling); names as in :mod:`cohortbench.execute.pipelines`.

@@ -28,8 +28,14 @@ import numpy as np
 
 from .activation import FoldImportance, decision_function_names
 
-__all__ = ["ImportanceRecord", "ImportanceAccumulator", "compact_importance",
-           "record_nbytes", "record_to_bytes", "record_from_bytes"]
+__all__ = [
+    "ImportanceAccumulator",
+    "ImportanceRecord",
+    "compact_importance",
+    "record_from_bytes",
+    "record_nbytes",
+    "record_to_bytes",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,5 +239,4 @@ def record_from_bytes(blob: bytes) -> ImportanceRecord:
                                      count=len(features)).astype(bool)
         return ImportanceRecord(
             features, tuple(names["functions"]), names["kind"],
-            *(data[name] if name in data else None for name in ("fold_means", "real_folds")),
-            selected, data["weights_mean"] if "weights_mean" in data else None)
+            data.get("fold_means"), data.get("real_folds"), selected, data.get("weights_mean"))
