@@ -16,6 +16,9 @@ class EvaluationResult:
     (empty dicts when no search ran). ``engine`` says which path computed it.
     ``records`` holds the extra per-fold records the evaluation asked for:
     ``{name: [[value per outer fold] per label vector]}`` (label vector 0 = real labels).
+    ``numerically_reliable`` is False when some of the evaluation's RFE ranking fits
+    (``unreliable_fraction`` of them, real and shuffled labels) violate their
+    optimality conditions on the float64 problem (None: no RFE ranking fit).
     """
 
     task: str
@@ -41,6 +44,8 @@ class EvaluationResult:
     engine: str = "reference"
     warnings: tuple[str, ...] = field(default_factory=tuple)
     records: dict = field(default_factory=dict)
+    numerically_reliable: bool | None = None
+    unreliable_fraction: float | None = None
 
     def __repr__(self) -> str:
         # The full record holds every prediction and null accuracy: show the headline.
