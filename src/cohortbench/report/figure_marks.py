@@ -3,9 +3,10 @@
 One place for how an accuracy is drawn (a bar or a point with its 95 % interval, a
 visible stub where the accuracy is 0), how a numerically unreliable evaluation is set
 apart (hollow), how run times go on a log axis (points, limits at round decades) and how
-axis limits are padded so that no marker is cut in half. :mod:`cohortbench.report.figures`
-composes these; each helper also returns or documents what it drew so the figures'
-``data`` can carry it for tests.
+axis limits are padded so that no marker is cut in half; also the colours and axis labels
+the figures share. :mod:`cohortbench.report.figures` and
+:mod:`cohortbench.report.strip_figures` compose these; a helper returns what the figure's
+``data`` must carry for tests (which bars got a zero stub, the log-axis limits).
 """
 
 from __future__ import annotations
@@ -19,23 +20,32 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 __all__ = [
+    "ACCURACY_LABEL",
     "CI_COLUMNS",
-    "UNRELIABLE_LABEL",
-    "INTERVAL_LABEL",
-    "ZERO_TOLERANCE",
-    "MARKER_POINTS",
+    "HIGHLIGHT",
     "HIGHLIGHT_MARKER_POINTS",
-    "with_marks",
-    "unreliable_mask",
-    "interval_bars",
+    "INTERVAL_LABEL",
+    "MARKER_POINTS",
+    "MUTED",
+    "PALETTE",
+    "RUNTIME_LABEL",
+    "UNRELIABLE_LABEL",
+    "ZERO_TOLERANCE",
+    "Z_LABEL",
     "accuracy_bars",
-    "flagged_bars",
-    "runtime_points",
-    "log_axis",
     "decade_limits",
-    "padded_limits",
+    "flagged_bars",
     "integer_ticks",
+    "interval_bars",
+    "interval_handle",
+    "log_axis",
+    "padded_limits",
+    "runtime_points",
+    "stage_rows",
+    "text_label",
     "unreliable_handle",
+    "unreliable_mask",
+    "with_marks",
 ]
 
 #: The evaluations frame's 95 % interval of the accuracy (store/intervals.py).
@@ -49,7 +59,16 @@ ZERO_TOLERANCE = 0.005
 #: report's 110 dpi 6 pt is 9 px, above the 5 px a reader needs to see a dot.
 MARKER_POINTS = 6.0
 HIGHLIGHT_MARKER_POINTS = 7.5
-_ERRORBAR = dict(fmt="none", ecolor="black", elinewidth=1.0, capsize=2.5, zorder=3)
+#: Colours: highlighted (top) configurations, the rest, and one per task or strategy.
+HIGHLIGHT = "#d62728"
+MUTED = "#8c8c8c"
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+           "#bcbd22", "#7f7f7f", "#d62728"]
+#: Axis labels shared by the figures (steps and options come from design.vocabulary).
+ACCURACY_LABEL = "Accuracy (95 % interval)"
+Z_LABEL = "Z-score vs shuffled labels"
+RUNTIME_LABEL = "Run time (s, log scale)"
+_ERRORBAR = {"fmt": "none", "ecolor": "black", "elinewidth": 1.0, "capsize": 2.5, "zorder": 3}
 
 
 def _is_false(value) -> bool:
@@ -190,3 +209,29 @@ def unreliable_handle(kind: str = "bar"):
         return Patch(facecolor="white", edgecolor="0.35", hatch="///", label=UNRELIABLE_LABEL)
     return Line2D([], [], marker="o", linestyle="none", markerfacecolor="none",
                   markeredgecolor="0.35", markersize=MARKER_POINTS, label=UNRELIABLE_LABEL)
+
+
+def text_label(value) -> str:
+    """User text for matplotlib: ``$`` would otherwise start mathtext."""
+    return str(value).replace("$", r"\$")
+
+
+def stage_rows(evaluations: pd.DataFrame, stage: str, **equal) -> pd.DataFrame:
+    """The stage's rows (with ``equal`` column values) passed through :func:`with_marks`.
+
+    Raises ValueError when none is left (the report turns it into a note).
+    """
+    mask = evaluations["stage"] == stage
+    for column, value in equal.items():
+        mask &= evaluations[column] == value
+    frame = evaluations[mask]
+    if frame.empty:
+        wanted = ", ".join(f"{k} {v!r}" for k, v in equal.items())
+        raise ValueError(f"No evaluation of stage {stage!r}{' with ' + wanted if wanted else ''}.")
+    return with_marks(frame)
+
+
+def interval_handle():
+    """Legend handle of the 95 % interval bars."""
+    return Line2D([], [], color="black", marker="_", markersize=6, linewidth=1.0,
+                  label=INTERVAL_LABEL)

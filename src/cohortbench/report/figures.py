@@ -4,11 +4,18 @@ Every function returns ``(fig, data)``: a :class:`matplotlib.figure.Figure` buil
 pyplot (so no global figure registry, no display, nothing to close) and the DataFrame
 actually drawn, so tests check numbers rather than pixels. Where points are highlighted the
 data has a boolean ``highlight`` column. :func:`save_figure` writes PNG and SVG files.
+
+Every accuracy is drawn with its 95 % interval (the evaluations frame's
+``accuracy_ci_low``/``accuracy_ci_high``; none when an old store lacks them), an accuracy
+of 0 with a visible stub, a numerically unreliable evaluation (``numerically_reliable``
+False) hollow or hatched; run times go on a log axis as points; steps and options are
+named by :mod:`cohortbench.design.vocabulary`. The shared marks live in
+:mod:`cohortbench.report.figure_marks`, the strip plots in
+:mod:`cohortbench.report.strip_figures` (re-exported here).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 
@@ -19,67 +26,50 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from cohortbench.design.vocabulary import FIELD_LABELS, OPTION_ORDER
+from cohortbench.design.vocabulary import FIELD_LABELS
 from cohortbench.report.figure_marks import (
+    ACCURACY_LABEL,
     CI_COLUMNS,
-    HIGHLIGHT_MARKER_POINTS,
-    INTERVAL_LABEL,
+    HIGHLIGHT,
     MARKER_POINTS,
+    MUTED,
+    PALETTE,
+    RUNTIME_LABEL,
     UNRELIABLE_LABEL,
+    Z_LABEL,
     accuracy_bars,
     flagged_bars,
     integer_ticks,
     interval_bars,
+    interval_handle,
     log_axis,
-    padded_limits,
     runtime_points,
+    stage_rows,
+    text_label,
     unreliable_handle,
-    with_marks,
+)
+from cohortbench.report.strip_figures import (
+    STRIP_STEPS,
+    step_strips,
+    step_strips_pooled,
+    top_fraction,
 )
 
 __all__ = [
+    "STRIP_STEPS",
     "classifier_screen",
-    "step_strips",
-    "step_strips_pooled",
-    "top_performer_options",
-    "search_strategies",
     "null_comparison",
     "save_figure",
+    "search_strategies",
+    "step_strips",
+    "step_strips_pooled",
     "top_fraction",
-    "STRIP_STEPS",
+    "top_performer_options",
 ]
 
-#: The panels of a strip figure, top to bottom (a step is drawn only when it varies).
-STRIP_STEPS = ("row_scaling", "column_scaling", "feature_selection", "n_features",
-               "dim_reduction")
-HIGHLIGHT = "#d62728"
-MUTED = "#8c8c8c"
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-           "#bcbd22", "#7f7f7f", "#d62728"]
-ACCURACY_LABEL = "Accuracy (95 % interval)"
-Z_LABEL = "Z-score vs shuffled labels"
-RUNTIME_LABEL = "Run time (s, log scale)"
 #: Where the null cloud and the real accuracy sit around a view's tick (null comparison).
 NULL_OFFSET, REAL_OFFSET = -0.12, 0.2
-#: Half-width of the horizontal jitter of strip points, in units of one option.
-JITTER = 0.18
 _DPI = 110
-
-
-def _label(value) -> str:
-    """User text for matplotlib: ``$`` would otherwise start mathtext."""
-    return str(value).replace("$", r"\$")
-
-
-def _stage_rows(evaluations: pd.DataFrame, stage: str, **equal) -> pd.DataFrame:
-    mask = evaluations["stage"] == stage
-    for column, value in equal.items():
-        mask &= evaluations[column] == value
-    frame = evaluations[mask]
-    if frame.empty:
-        wanted = ", ".join(f"{k} {v!r}" for k, v in equal.items())
-        raise ValueError(f"No evaluation of stage {stage!r}{' with ' + wanted if wanted else ''}.")
-    return with_marks(frame)
 
 
 def _best_per(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -88,27 +78,6 @@ def _best_per(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     ordered = ordered.sort_values(["accuracy", "_order"], ascending=[False, True], kind="stable")
     best = ordered.drop_duplicates(keys).sort_values("_order", kind="stable")
     return best.drop(columns="_order").reset_index(drop=True)
-
-
-def top_fraction(frame: pd.DataFrame, fraction: float = 0.10) -> np.ndarray:
-    """Boolean mask of the top ``ceil(fraction × n)`` rows by accuracy.
-
-    Ties are broken by the higher Z-score, then by row order, so exactly that many rows
-    are marked.
-    """
-    n_top = math.ceil(fraction * len(frame) - 1e-9)
-    accuracy = frame["accuracy"].to_numpy(dtype=float)
-    z = pd.to_numeric(frame["z_score"], errors="coerce").to_numpy(dtype=float)
-    z = np.where(np.isfinite(z), z, -np.inf)
-    order = np.lexsort((np.arange(len(frame)), -z, -accuracy))
-    mask = np.zeros(len(frame), dtype=bool)
-    mask[order[:n_top]] = True
-    return mask
-
-
-def _interval_handle():
-    return Line2D([], [], color="black", marker="_", markersize=6, linewidth=1.0,
-                  label=INTERVAL_LABEL)
 
 
 def _grouped_panels(axes, data, x_key, hue_key, x_values, hue_values) -> np.ndarray:
@@ -134,15 +103,15 @@ def _grouped_panels(axes, data, x_key, hue_key, x_values, hue_values) -> np.ndar
     for ax in axes:
         ax.grid(axis="y", alpha=0.3)
         ax.set_xlim(-0.6, len(x_values) - 0.4)
-    time_ax.set_xticks(np.arange(len(x_values)), [_label(x) for x in x_values], rotation=30,
+    time_ax.set_xticks(np.arange(len(x_values)), [text_label(x) for x in x_values], rotation=30,
                        ha="right")
     return zero
 
 
 def _hue_legend(ax, data, hue_values, title, *extra):
-    handles = [Patch(color=PALETTE[h % len(PALETTE)], label=_label(hue))
+    handles = [Patch(color=PALETTE[h % len(PALETTE)], label=text_label(hue))
                for h, hue in enumerate(hue_values)]
-    handles += [_interval_handle(), *extra]
+    handles += [interval_handle(), *extra]
     if data["unreliable"].any():
         handles.append(unreliable_handle("bar"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), title=title,
@@ -165,7 +134,7 @@ def classifier_screen(evaluations: pd.DataFrame, stage: str, threshold: float = 
         hollow) and ``zero_stub``. With several evaluations per classifier and task, the
         most accurate one is shown.
     """
-    frame = _stage_rows(evaluations, stage)
+    frame = stage_rows(evaluations, stage)
     data = _best_per(frame, ["classifier", "task"])[
         ["classifier", "task", "accuracy", *CI_COLUMNS, "z_score", "seconds",
          "unreliable"]].copy()
@@ -187,143 +156,9 @@ def classifier_screen(evaluations: pd.DataFrame, stage: str, threshold: float = 
     for tick, name in zip(axes[2].get_xticklabels(), classifiers):
         if name in shortlisted:
             tick.set_fontweight("bold")
-    fig.suptitle(f"Stage {_label(stage)}: classifiers (bold = at or above the threshold on "
+    fig.suptitle(f"Stage {text_label(stage)}: classifiers (bold = at or above the threshold on "
                  "every task)")
     return fig, data
-
-
-def _strip_options(frame: pd.DataFrame, step: str):
-    """The sorted options of one step and each row's option (None: not in this panel)."""
-    if step == "n_features":
-        selected = (frame["feature_selection"] != "none").to_numpy()
-        values = frame.loc[selected, "n_features"]
-        if values.nunique() < 2:
-            return None, None
-        options = [str(int(v)) for v in sorted(values.unique())]
-        labels = [str(int(v)) if s else None for v, s in zip(frame["n_features"], selected)]
-        return options, labels
-    labels = frame[step].astype(str).tolist()
-    present = list(dict.fromkeys(labels))
-    if len(present) < 2:
-        return None, None
-    order = OPTION_ORDER.get(step, ())
-    options = sorted(present, key=lambda o: (order.index(o) if o in order else len(order), o))
-    return options, labels
-
-
-def _strip_data(frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:
-    highlight = top_fraction(frame)
-    # One jitter per configuration, the same in every panel, from a fixed seed: the figure
-    # is reproducible and does not depend on which steps happen to vary.
-    jitter = np.random.default_rng(seed).uniform(-JITTER, JITTER, len(frame))
-    sizes = np.where(highlight, HIGHLIGHT_MARKER_POINTS, MARKER_POINTS)
-    columns = ["evaluation_id", "classifier", "task", "step", "option", "x", "accuracy",
-               *CI_COLUMNS, "z_score", "highlight", "unreliable", "marker_size"]
-    parts = []
-    for step in STRIP_STEPS:
-        options, labels = _strip_options(frame, step)
-        if options is None:
-            continue
-        keep = np.array([label is not None for label in labels])
-        shown = [label for label in labels if label is not None]
-        parts.append(pd.DataFrame({
-            "evaluation_id": frame["evaluation_id"].to_numpy()[keep],
-            "classifier": frame["classifier"].to_numpy()[keep],
-            "task": frame["task"].to_numpy()[keep], "step": step, "option": shown,
-            "x": np.array([options.index(o) for o in shown], dtype=float) + jitter[keep],
-            "accuracy": frame["accuracy"].to_numpy(dtype=float)[keep],
-            **{c: frame[c].to_numpy(dtype=float)[keep] for c in CI_COLUMNS},
-            "z_score": pd.to_numeric(frame["z_score"], errors="coerce").to_numpy(float)[keep],
-            "highlight": highlight[keep], "unreliable": frame["unreliable"].to_numpy()[keep],
-            "marker_size": sizes[keep],
-        }, columns=columns))
-    if not parts:
-        raise ValueError("No pipeline step varies among these evaluations, so there is "
-                         "nothing to compare in a strip plot.")
-    return pd.concat(parts, ignore_index=True)
-
-
-def _strip_points(ax, part, value) -> None:
-    for flag, color, z in ((False, MUTED, 2), (True, HIGHLIGHT, 3)):
-        for unreliable in (False, True):
-            points = part[(part["highlight"] == flag) & (part["unreliable"] == unreliable)]
-            ax.scatter(points["x"], points[value], s=points["marker_size"] ** 2,
-                       facecolors="none" if unreliable else color, edgecolors=color,
-                       linewidths=1.2 if unreliable else 0, alpha=0.8, zorder=z)
-
-
-def _strip_figure(data: pd.DataFrame, title: str):
-    steps = list(dict.fromkeys(data["step"]))
-    fig = Figure(figsize=(10, 2.5 * len(steps) + 1.2), layout="constrained")
-    axes = np.atleast_2d(fig.subplots(len(steps), 2, squeeze=False))
-    for r, step in enumerate(steps):
-        part = data[data["step"] == step]
-        options = list(dict.fromkeys(part.sort_values("x")["option"]))
-        for c, (value, ylabel) in enumerate([("accuracy", ACCURACY_LABEL),
-                                             ("z_score", "Z-score")]):
-            ax = axes[r, c]
-            limits = [part[value]]
-            if value == "accuracy":
-                # Light, behind the dots: with n ≈ 30 each interval spans ~±15 points,
-                # and the overlap is the message.
-                interval_bars(ax, part["x"], part[value], part[CI_COLUMNS[0]],
-                              part[CI_COLUMNS[1]], ecolor=MUTED, alpha=0.35, capsize=0,
-                              elinewidth=0.8, zorder=1)
-                limits += [part[CI_COLUMNS[0]], part[CI_COLUMNS[1]]]
-            _strip_points(ax, part, value)
-            means = part.groupby("option")[value].mean()
-            for i, option in enumerate(options):
-                ax.hlines(means[option], i - 0.3, i + 0.3, color="black", linewidth=1.6,
-                          zorder=4)
-            ax.set_xticks(range(len(options)), [_label(o) for o in options])
-            ax.set_xlim(-0.5, len(options) - 0.5)  # jitter ±0.18 leaves ≥ 0.3 for markers
-            ax.set_ylim(*padded_limits(pd.concat(limits)))
-            ax.set_ylabel(ylabel)
-            ax.set_title(FIELD_LABELS.get(step, step), fontsize=10)
-            ax.grid(axis="y", alpha=0.3)
-    handles = [
-        Line2D([], [], marker="o", linestyle="none", color=HIGHLIGHT,
-               markersize=HIGHLIGHT_MARKER_POINTS, label="top 10 % by accuracy"),
-        Line2D([], [], marker="o", linestyle="none", color=MUTED, markersize=MARKER_POINTS,
-               label="other configurations"),
-        Line2D([], [], color="black", linewidth=1.6, label="mean of the option"),
-        Line2D([], [], color=MUTED, alpha=0.6, linewidth=0.8, label=INTERVAL_LABEL),
-    ]
-    if data["unreliable"].any():
-        handles.append(unreliable_handle("point"))
-    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5),
-               fontsize=8, frameon=False)
-    fig.suptitle(title, fontsize=11)
-    return fig
-
-
-def step_strips(evaluations: pd.DataFrame, stage: str, classifier: str, task: str):
-    """Accuracy and Z per option of each varied step for one classifier and task.
-
-    The study's Figures 2 and 3. Returns ``(fig, data)``; ``data`` has one row per
-    configuration and step panel (evaluation_id, classifier, task, step, option, x,
-    accuracy, accuracy_ci_low, accuracy_ci_high, z_score, highlight, unreliable,
-    marker_size); ``highlight`` marks the top 10 % of the configurations by accuracy
-    (:func:`top_fraction`), the same configurations in every panel. ``x`` is the option's
-    position plus a seeded jitter (the same for a configuration in every panel);
-    ``marker_size`` is the marker's diameter in points; accuracies carry light 95 %
-    interval bars; unreliable configurations are hollow.
-    """
-    frame = _stage_rows(evaluations, stage, classifier=classifier, task=task)
-    data = _strip_data(frame)
-    title = f"{_label(classifier)}, task {_label(task)} (stage {_label(stage)})"
-    return _strip_figure(data, title), data
-
-
-def step_strips_pooled(evaluations: pd.DataFrame, stage: str, task: str):
-    """The same strips pooled over every classifier of the stage for one task (Figure 4).
-
-    The top 10 % is taken over the pooled configurations.
-    """
-    frame = _stage_rows(evaluations, stage, task=task)
-    data = _strip_data(frame)
-    title = f"All classifiers, task {_label(task)} (stage {_label(stage)})"
-    return _strip_figure(data, title), data
 
 
 def top_performer_options(option_frequencies: pd.DataFrame):
@@ -345,8 +180,8 @@ def top_performer_options(option_frequencies: pd.DataFrame):
     for ax, step in zip(axes, steps):
         part = data[data["step"] == step]
         options = list(dict.fromkeys(part["option"]))
-        for tier, style in (("top", dict(color="#6baed6")),
-                            ("strict", dict(color="#08519c", hatch="//", edgecolor="white"))):
+        for tier, style in (("top", {"color": "#6baed6"}),
+                            ("strict", {"color": "#08519c", "hatch": "//", "edgecolor": "white"})):
             counts = part[part["tier"] == tier].set_index("option")["count"]
             heights = [counts.get(o, 0) for o in options]
             ax.bar(range(len(options)), heights, width=0.7,
@@ -354,7 +189,7 @@ def top_performer_options(option_frequencies: pd.DataFrame):
             if tier == "top":
                 for i, height in enumerate(heights):
                     ax.text(i, height, f"{int(height)}", ha="center", va="bottom", fontsize=8)
-        ax.set_xticks(range(len(options)), [_label(o) for o in options], rotation=30,
+        ax.set_xticks(range(len(options)), [text_label(o) for o in options], rotation=30,
                       ha="right")
         ax.set_title(FIELD_LABELS.get(step, step), fontsize=10)
         ax.grid(axis="y", alpha=0.3)
@@ -372,7 +207,7 @@ def search_strategies(evaluations: pd.DataFrame, stage: str):
     evaluation when several share those three keys). Marks as in
     :func:`classifier_screen`.
     """
-    frame = _stage_rows(evaluations, stage)
+    frame = stage_rows(evaluations, stage)
     data = _best_per(frame, ["task", "classifier", "search"])[
         ["task", "classifier", "search", "accuracy", "z_score", "seconds", *CI_COLUMNS,
          "unreliable"]].copy()
@@ -386,7 +221,7 @@ def search_strategies(evaluations: pd.DataFrame, stage: str):
         rows = np.flatnonzero((data["task"] == task).to_numpy())
         zero[rows] = _grouped_panels(axes[:, c], data.iloc[rows], "classifier", "search",
                                      classifiers, searches)
-        axes[0, c].set_title(f"task {_label(task)}")
+        axes[0, c].set_title(f"task {text_label(task)}")
     # Shared rows: the log limits must cover every task's times, not the last one drawn.
     log_axis(axes[2, 0], data["seconds"])
     for r, ylabel in enumerate((ACCURACY_LABEL, "Z-score", RUNTIME_LABEL)):
@@ -421,7 +256,7 @@ def null_comparison(evaluations: pd.DataFrame, nulls: pd.DataFrame, stage: str):
         callers of earlier versions (the accuracy exceeds the null's 95th percentile); it
         is not drawn and is no test of anything: use ``p_value``.
     """
-    frame = _stage_rows(evaluations, stage).reset_index(drop=True)
+    frame = stage_rows(evaluations, stage).reset_index(drop=True)
     by_id = {key: group["accuracy"].to_numpy(dtype=float)
              for key, group in nulls.groupby("evaluation_id", sort=False)}
     frame = frame.assign(view=_view_labels(frame))
@@ -466,10 +301,10 @@ def null_comparison(evaluations: pd.DataFrame, nulls: pd.DataFrame, stage: str):
             ax.scatter(positions[mask], part.loc[mask, "accuracy"], s=80, marker="D",
                        facecolors="white" if hollow else HIGHLIGHT, edgecolors=HIGHLIGHT,
                        linewidths=1.5, zorder=4)
-        ax.set_xticks(range(len(part)), [_label(v) for v in part["view"]], fontsize=8)
+        ax.set_xticks(range(len(part)), [text_label(v) for v in part["view"]], fontsize=8)
         ax.set_xlim(-0.6, len(part) - 0.4)
         ax.set_ylim(-0.04, 1.04)  # an accuracy of 0 or 1 is drawn whole
-        ax.set_title(f"task {_label(task)}")
+        ax.set_title(f"task {text_label(task)}")
         ax.grid(axis="y", alpha=0.3)
         ax.set_ylabel("Accuracy")
     handles = [
@@ -477,7 +312,7 @@ def null_comparison(evaluations: pd.DataFrame, nulls: pd.DataFrame, stage: str):
                markersize=MARKER_POINTS * 0.85, label="accuracy with shuffled labels"),
         Line2D([], [], marker="D", color=HIGHLIGHT, markeredgecolor=HIGHLIGHT, linewidth=0,
                label="real accuracy"),
-        _interval_handle(),
+        interval_handle(),
     ]
     if data["unreliable"].any():
         handles.append(Line2D([], [], marker="D", linestyle="none", markerfacecolor="white",
