@@ -105,6 +105,7 @@ def _grouped_panels(axes, data, x_key, hue_key, x_values, hue_values) -> np.ndar
         ax.set_xlim(-0.6, len(x_values) - 0.4)
     time_ax.set_xticks(np.arange(len(x_values)), [text_label(x) for x in x_values], rotation=30,
                        ha="right")
+    time_ax.set_xlabel(FIELD_LABELS[x_key])
     return zero
 
 
@@ -307,6 +308,7 @@ def null_comparison(evaluations: pd.DataFrame, nulls: pd.DataFrame, stage: str):
         ax.set_title(f"task {text_label(task)}")
         ax.grid(axis="y", alpha=0.3)
         ax.set_ylabel("Accuracy")
+    axes[-1].set_xlabel(f"{FIELD_LABELS['modalities']} / {FIELD_LABELS['parcellation']}")
     handles = [
         Line2D([], [], marker="o", linestyle="none", color=MUTED, alpha=0.6,
                markersize=MARKER_POINTS * 0.85, label="accuracy with shuffled labels"),
