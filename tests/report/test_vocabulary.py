@@ -130,8 +130,6 @@ def test_the_step_table_names_steps_as_the_figures_do(exported):
     assert set(table["Pipeline step"]) <= {ax.get_title() for ax in fig.axes}
 
 
-@pytest.mark.xfail(strict=True, reason="step_table_for_display (analyse/step_tests.py) writes "
-                   "'kbest-10' where design.vocabulary.option_text gives 'kbest (k = 10)'")
 def test_the_step_table_writes_options_as_option_text(exported):
     tests = step_tests(exported[exported["stage"] == "refine"])
     table = step_table_for_display(tests)
