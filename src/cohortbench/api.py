@@ -237,11 +237,13 @@ def failures(run_dir: str | Path) -> pd.DataFrame:
 
 def results(run_dir: str | Path) -> dict[str, pd.DataFrame]:
     """The run's tables as DataFrames: evaluations, predictions, nulls, step_tests."""
+    from .analyse.scope import comparable
     from .analyse.step_tests import step_tests
 
     with _open_existing(run_dir) as store:
         frames = export_frames(store)
-    frames["step_tests"] = step_tests(frames["evaluations"])
+        kinds = store.get_info("stage_kinds")
+    frames["step_tests"] = step_tests(comparable(frames["evaluations"], kinds))
     return frames
 
 
@@ -252,10 +254,12 @@ def export(run_dir: str | Path, out: str | Path | None = None) -> dict[str, Path
     """
     from .analyse.step_tests import step_tests
 
+    from .analyse.scope import comparable
+
     out = Path(out) if out else Path(run_dir) / "export"
     with _open_existing(run_dir) as store:
         evaluations = export_frames(store)["evaluations"]
-        table = step_tests(evaluations)
+        table = step_tests(comparable(evaluations, store.get_info("stage_kinds")))
         return export_csvs(store, out, extra={"step_tests": ("step_tests.csv", table)})
 
 

@@ -15,23 +15,17 @@ import pandas as pd
 from cohortbench.analyse.familywise import describe_configuration, familywise_per_task
 from cohortbench.analyse.narrative import data_sentences, step_sentences
 from cohortbench.analyse.paired import EvaluationPredictions, paired_comparison
+from cohortbench.analyse.scope import comparable
 from cohortbench.analyse.step_tests import step_tests
 from cohortbench.analyse.verdicts import (MIN_PERMUTATIONS, explain_below_chance, format_p,
                                           p_floor, verdict)
 from cohortbench.design.vocabulary import PIPELINE_FIELDS
 
-__all__ = ["cross_stage_evaluations", "build_summary", "UNRELIABLE_TEXT"]
+__all__ = ["build_summary", "UNRELIABLE_TEXT"]
 
 #: What a flagged cell means, in one sentence.
 UNRELIABLE_TEXT = ("RFE on raw values: the ranking SVR's answer is set by float32 rounding in "
                    "libsvm, not by the data, so the features it eliminates are not meaningful")
-
-
-def cross_stage_evaluations(evaluations: pd.DataFrame, stage_kinds: dict | None) -> pd.DataFrame:
-    """The evaluations of stages whose kind lets them be compared across stages."""
-    excluded = [stage for stage, kind in (stage_kinds or {}).items()
-                if isinstance(kind, dict) and not kind.get("cross_stage", True)]
-    return evaluations[~evaluations["stage"].isin(excluded)]
 
 
 def _interval(row, prefix: str) -> str:
@@ -117,7 +111,7 @@ def build_summary(evaluations: pd.DataFrame, nulls: pd.DataFrame, predictions: p
         task: ``task``, ``verdict_key``, ``verdict``, ``rows`` (label, value pairs),
         ``notes``), ``steps``, ``data`` and ``comparisons`` (lists of sentences).
     """
-    frame = cross_stage_evaluations(evaluations, stage_kinds)
+    frame = comparable(evaluations, stage_kinds)
     if frame.empty:
         return {"intro": "No evaluation compares configurations yet.", "shuffle_warning": None,
                 "tasks": [], "steps": [], "data": [], "comparisons": []}
