@@ -8,7 +8,7 @@ from cohortbench.report import build_report, infer_stage_kind
 
 from .conftest import EVIL
 
-SECTIONS = ["how-to-read", "cohort", "excluded", "settings", "reductions", "stage-screen",
+SECTIONS = ["summary", "how-to-read", "cohort", "excluded", "settings", "reductions", "stage-screen",
             "stage-refine", "stage-tune", "stage-enrich", "decisions", "warnings", "versions"]
 FIGURES = ["figure-stage-screen-classifiers", "figure-stage-refine-pooled-3-class",
            "figure-stage-refine-pooled-svf", "figure-stage-refine-mlr-l2-3-class",
