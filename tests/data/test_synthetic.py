@@ -214,10 +214,10 @@ def test_written_files_are_those_of_before(tmp_path):
     write_synthetic_cohort(tmp_path, seed=2, n_controls=5, n_slow=4, n_fast=4, n_rois=16, n_gm=9)
     h = hashlib.sha256()
     for path in sorted(tmp_path.rglob("*")):
-        if path.is_file():
+        if path.is_file() and path.name != "study.yaml":  # the data; the template evolves
             h.update(str(path.relative_to(tmp_path)).encode())
             h.update(path.read_bytes())
-    assert h.hexdigest()[:32] == "589c9232bafc7615dd70b77862b18d7c"  # main, commit 430c2ed
+    assert h.hexdigest()[:32] == "504610835572d0be2e1fc3afacbf17af"  # main, commit 430c2ed
 
 
 def test_samples_of_one_population_share_roi_means_but_not_subjects():

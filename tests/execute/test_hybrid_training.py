@@ -19,7 +19,7 @@ import pytest
 
 import cohortbench as cb
 from cohortbench.data.synthetic import write_synthetic_cohort
-from cohortbench.execute import runner
+from cohortbench.execute import preparation
 from cohortbench.execute.problem import make_problem
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -141,7 +141,7 @@ def _leaky_make_problem(view, task):
 
 def test_the_canary_catches_a_leaky_runner(hybrid_study, tmp_path, monkeypatch):
     path, study = hybrid_study
-    monkeypatch.setattr(runner, "make_problem", _leaky_make_problem)
+    monkeypatch.setattr(preparation, "make_problem", _leaky_make_problem)
     evaluations, predictions = run_and_export(path, tmp_path / "leaky")
     problems = hybrid_violations(evaluations, predictions, study.tasks)
     svf_ids = set(evaluations.loc[evaluations["task"] == "SvF", "evaluation_id"])

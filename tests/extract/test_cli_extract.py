@@ -115,7 +115,7 @@ def test_bad_input_is_one_sentence_exit_2_and_nothing_written(tmp_path, case):
 def test_more_bad_inputs_through_the_cli_entry_point(tmp_path, case, capsys):
     from cohortbench.cli import main
 
-    make_spec, words = MORE_BAD.get(case, (lambda root: spec_text(), ["--jobs must be at least 1"]))
+    make_spec, words = MORE_BAD.get(case, (lambda root: spec_text(), ["--jobs", "1 or more"]))
     spec = bad_cohort(tmp_path, case, make_spec)
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as info:

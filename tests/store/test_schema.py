@@ -52,9 +52,15 @@ def test_export_status_and_report_read_an_old_store_without_changing_it(v1_run, 
     for name in ("evaluations", "predictions", "nulls", "step_tests"):
         new = pd.read_csv(paths[name])
         old = pd.read_csv(FIXTURE / f"{name}.csv")
-        if name == "evaluations":  # one column added since: empty for old evaluations
+        if name == "evaluations":  # columns added since: empty, or derived from the record
             assert new["cohortbench_version"].isna().all()
-            new = new.drop(columns=["cohortbench_version"])
+            assert new["numerically_reliable"].isna().all()
+            assert (new["accuracy_ci_low"] <= new["accuracy"]).all()
+            assert (new["accuracy"] <= new["accuracy_ci_high"]).all()
+            new = new[[c for c in new.columns if c in old.columns]]
+        if name == "step_tests":
+            assert (new["n_nonzero"] <= new["n_pairs"]).all()
+            new = new.drop(columns=["n_nonzero"])
         pd.testing.assert_frame_equal(new, old, check_exact=True)
     state = cb.status(v1_run)
     assert state.complete and state.outside_study == 0

@@ -262,6 +262,8 @@ metric: accuracy                            # accuracy | balanced_accuracy | f1_
 
 stages:
   - name: screen                            # every classifier, default settings
+    # kind: standard                        # the stage's kind (default standard); other
+    # options: {}                           #  registered kinds take their settings here
     classifiers: all                        # all | shortlist | [names]
     pipeline: {row_scaling: standard, column_scaling: standard}
     shortlist: {min_accuracy: 0.6}          # keep those >= 0.6 on every task, or keep: [names]

@@ -135,7 +135,7 @@ def extract_tables(spec: ExtractionSpec | str | Path, out: str | Path, *, jobs: 
         spec = load_extraction_file(spec)
     progress = progress or Progress()
     if jobs is not None and jobs < 1:
-        raise RunError("--jobs must be at least 1")
+        raise RunError(f"--jobs must be a number of worker processes, 1 or more (got {jobs}); leave it out to use every core.")
     out = Path(out).expanduser().absolute()
     _check_out(out)
     cache = read_caches(out)

@@ -87,12 +87,16 @@ class StoreWrites:
         for name in ("null_mean", "null_std", "z_score", "p_value"):
             row[name] = optional(getattr(result, name), float)
         extra = {k: v for k, v in meta.items() if k not in META_FIELDS}
-        intervals = intervals_from_confusion(result.confusion, len(result.subjects))
+        try:
+            found = intervals_from_confusion(result.confusion, len(result.subjects))
+            bounds = (found.accuracy.low, found.accuracy.high, found.balanced_accuracy.low,
+                      found.balanced_accuracy.high)
+        except ValueError:  # a record whose confusion does not count its subjects: no interval
+            bounds = (None, None, None, None)
         reliable = result.numerically_reliable
         row.update(
-            accuracy_ci_low=intervals.accuracy.low, accuracy_ci_high=intervals.accuracy.high,
-            balanced_accuracy_ci_low=intervals.balanced_accuracy.low,
-            balanced_accuracy_ci_high=intervals.balanced_accuracy.high,
+            accuracy_ci_low=bounds[0], accuracy_ci_high=bounds[1],
+            balanced_accuracy_ci_low=bounds[2], balanced_accuracy_ci_high=bounds[3],
             numerically_reliable=None if reliable is None else int(bool(reliable)),
             unreliable_fraction=optional(result.unreliable_fraction, float),
             n_features_used=optional(result.n_features_used, int),
