@@ -28,10 +28,20 @@ study uses are covered (``solver="adam"``, ReLU, no early stopping, automatic or
 fixed batch size, integer seed; any ``hidden_layer_sizes``, ``alpha``, learning
 rate, ``max_iter``, ``tol``, ``n_iter_no_change``), on tested scikit-learn
 versions; anything else is fitted by scikit-learn itself.
+
+Which BLAS routine NumPy calls for a product depends on its shapes and strides,
+and what that routine rounds like depends on the CPU and the BLAS build. So on
+first use the stacks train a few fixed small problems whose shapes take the
+different routes (one input column, a short last mini-batch, a first layer large
+enough for the compiled Adam step, several classes) and compare weights,
+iteration counts and loss curves with ``MLPClassifier.fit`` bit for bit; on any
+difference the stacks are switched off (:func:`stacks_off`) and every network is
+fitted by scikit-learn, one by one.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 from dataclasses import dataclass
@@ -43,11 +53,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from sklearn.utils import gen_batches
 
+from ..._compat import MLP_STACKS, switch_off, untested_reason
 from ..scoring import warning_text
-from ._sklearn_compat import tested_version
 from .batched import FitOutcome, compiled_loop, plain_fit
 
-__all__ = ["MLPJob", "MLPOutcome", "covers_mlp", "fit_predict_mlps"]
+__all__ = ["MLPJob", "MLPOutcome", "covers_mlp", "fit_predict_mlps", "stacks_off"]
 
 _STACK_BUDGET = 150_000
 #: First-layer weights per network from which the compiled Adam step pays: measured on
@@ -69,8 +79,10 @@ def covers_mlp(estimator) -> bool:
     Returns
     -------
     bool
+        True for the settings described in the module docstring, while the stacks
+        are on (:func:`stacks_off`).
     """
-    if type(estimator) is not MLPClassifier or not tested_version("sklearn"):
+    if type(estimator) is not MLPClassifier:
         return False
     params = estimator.get_params()
     if any(params[name] != value for name, value in _FIXED.items()):
@@ -79,7 +91,61 @@ def covers_mlp(estimator) -> bool:
     batch = params["batch_size"]
     return (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
             and (batch == "auto" or (isinstance(batch, (int, np.integer)) and batch >= 1))
-            and all(int(h) > 0 for h in np.atleast_1d(params["hidden_layer_sizes"])))
+            and all(int(h) > 0 for h in np.atleast_1d(params["hidden_layer_sizes"]))
+            and stacks_off() is None)
+
+
+def stacks_off() -> str | None:
+    """Why the stacks are off here (switching them off), or None when they run."""
+    reason = untested_reason("sklearn")
+    if reason is None and not _stacks_match_library():
+        reason = ("they differ from the installed scikit-learn and BLAS on the first-use "
+                  "self-check")
+    if reason is not None:
+        switch_off(MLP_STACKS, reason)
+    return reason
+
+
+#: The self-check's problems: (rows, inputs, classes, hidden layers, batch size,
+#: shared inputs). Each takes another route through NumPy and BLAS.
+_SELF_CHECK = (
+    (24, 1, 2, (100,), "auto", False),   # one input column per network (LDA on 2 classes)
+    (23, 4, 3, (7, 5), 8, True),         # a short last mini-batch (8 + 8 + 7), 3 classes
+    (20, 30, 2, (100,), "auto", True),   # 3,000 first-layer weights: compiled Adam step
+    (21, 25, 3, (100,), "auto", False),  # the same with several classes, own inputs
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _stacks_match_library() -> bool:
+    """Whether stacks of the :data:`_SELF_CHECK` problems train as ``MLPClassifier.fit``.
+
+    Asked once per process: weights, iteration counts and loss curves must be equal
+    bit for bit, three networks per stack.
+    """
+    rng = np.random.default_rng(5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the fits stop at max_iter on purpose
+        for n, k, n_classes, hidden, batch, shared in _SELF_CHECK:
+            X = rng.normal(size=(n, k)) * 2.0
+            jobs = []
+            for alpha in (1e-4, 1e-3, 1e-2):
+                y = np.arange(n) % n_classes
+                rng.shuffle(y)
+                estimator = MLPClassifier(hidden_layer_sizes=hidden, alpha=alpha,
+                                          batch_size=batch, max_iter=12, random_state=1)
+                train = X if shared else rng.normal(size=(n, k))
+                jobs.append(MLPJob(estimator, train, train[:3], y))
+            curves: dict = {}
+            for job, (_, _, error, n_iter, (W, b)) in zip(jobs, _train_group(jobs, curves)):
+                model = MLPClassifier(**job.estimator.get_params()).fit(job.train, job.y_train)
+                same = (error is None and n_iter == model.n_iter_
+                        and curves[id(job)] == model.loss_curve_
+                        and all(np.array_equal(mine, theirs) for mine, theirs in
+                                zip(W + b, model.coefs_ + model.intercepts_)))
+                if not same:
+                    return False
+    return True
 
 
 @dataclass
@@ -210,8 +276,13 @@ def _indicator(y: np.ndarray, classes: np.ndarray) -> np.ndarray:
     return y[:, None] == classes[None, :]
 
 
-def _train_group(jobs: list[MLPJob]):
-    """Train one group of compatible networks; ``(predicted, warnings, error)`` per job."""
+def _train_group(jobs: list[MLPJob], curves: dict | None = None):
+    """Train one group of compatible networks.
+
+    Returns ``(predicted, warnings, error, n_iter, (coefs, intercepts))`` per job;
+    with ``curves``, each job's loss curve (``loss_curve_``) is stored there under
+    ``id(job)``.
+    """
     est = jobs[0].estimator
     p = est.get_params()
     B = len(jobs)
@@ -249,6 +320,7 @@ def _train_group(jobs: list[MLPJob]):
     unconverged: set[int] = set()
     sample_idx = np.arange(n, dtype=int)
     batches = list(gen_batches(n, batch_size))
+    history = []  # (networks still training, their epoch losses), for ``curves``
     for it in range(max_iter):
         # sklearn.utils.shuffle(sample_idx, random_state=rs), without its per-call
         # parameter validation: resample's own draw and indexing.
@@ -266,6 +338,8 @@ def _train_group(jobs: list[MLPJob]):
                          batch.stop - batch.start)
             accumulated += loss * (batch.stop - batch.start)
         loss = accumulated / n
+        if curves is not None:
+            history.append((ids, loss))
         # _update_no_improvement_count (training loss), then the stopping test.
         worse = loss > best - tol
         stall = np.where(worse, stall + 1, 0)
@@ -290,6 +364,12 @@ def _train_group(jobs: list[MLPJob]):
             if not shared:
                 X = X[keep]
 
+    if curves is not None:
+        per_job: dict[int, list] = {j: [] for j in range(B)}
+        for live, losses in history:
+            for j, value in zip(live.tolist(), losses.tolist()):
+                per_job[j].append(value)
+        curves.update({id(job): per_job[j] for j, job in enumerate(jobs)})
     message = ("Stochastic Optimizer: Maximum iterations (%d) reached and the "
                "optimization hasn't converged yet." % max_iter)
     text = warning_text(warnings.WarningMessage(ConvergenceWarning(message),
