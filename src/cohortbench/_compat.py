@@ -76,7 +76,7 @@ __all__ = [
     "TESTED_VERSIONS", "tested_version", "untested_reason",
     "FAST_PATHS", "LIBSVM_BINDING", "SVR_SOLVER", "SAGA_LANES", "MLP_STACKS",
     "FOREST_BUILDER", "XGB_SHARED", "LGBM_SHARED", "ROW_SPACE",
-    "switch_off", "off_reason", "switched_off", "reset_switches",
+    "switch_off", "off_reason", "switched_off", "reset_switches", "gate",
     "fit_context", "Interval", "StrOptions", "check_feature_names_in",
     "libsvm_off", "libsvm_fit", "libsvm_predict", "forest_internals", "validate_estimator_params",
     "ENSEMBLE_CLASSES", "xgboost_internals", "set_xgb_booster", "lightgbm_internals",
@@ -162,16 +162,50 @@ def reset_switches() -> None:
     _LATEST.clear()
 
 
+def gate(path: str, package: str, *checks) -> str | None:
+    """Why ``path`` is off here (switching it off), or None when it may run.
+
+    Parameters
+    ----------
+    path : str
+        One of :data:`FAST_PATHS`.
+    package : str
+        The library whose tested versions the path needs (a key of :data:`TESTED_VERSIONS`).
+    *checks : (callable, str)
+        Asked in order after the version: ``check()`` must be true, else ``reason``
+        (e.g. a first-use self-check, cached by its owner).
+    """
+    reason = untested_reason(package)
+    for check, why in checks:
+        if reason is not None:
+            break
+        if not check():
+            reason = why
+    if reason is not None:
+        switch_off(path, reason)
+    return reason
+
+
+def _load(path: str, package: str, load, moved: str):
+    """``load()`` (importing a library's internals) where ``path`` may run, else None."""
+    reason = untested_reason(package)
+    if reason is None:
+        try:
+            return load()
+        except ImportError:  # pragma: no cover - depends on the installed library
+            reason = moved
+    switch_off(path, reason)
+    return None
+
+
 # --------------------------------------------------------------------------- libsvm
 _libsvm_broken = "sklearn.svm._libsvm is missing" if _libsvm is None else None
 
 
 def libsvm_off() -> str | None:
     """Why :data:`LIBSVM_BINDING` is off here (switching it off), or None when it runs."""
-    reason = _libsvm_broken or untested_reason("sklearn")
-    if reason is not None:
-        switch_off(LIBSVM_BINDING, reason)
-    return reason
+    return gate(LIBSVM_BINDING, "sklearn",
+                (lambda: _libsvm_broken is None, _libsvm_broken or ""))
 
 
 def libsvm_fit(*args, **kwargs):
@@ -202,20 +236,16 @@ def libsvm_predict(*args, **kwargs):
 def forest_internals() -> dict | None:
     """scikit-learn's tree-building classes (``cls``, ``criteria``, ``splitter``,
     ``tree``, ``builder``), or None where untested or missing (path switched off)."""
-    reason = untested_reason("sklearn")
-    if reason is None:
-        try:
-            from sklearn.ensemble import RandomForestClassifier
-            from sklearn.tree._classes import CRITERIA_CLF, DENSE_SPLITTERS
-            from sklearn.tree._tree import DepthFirstTreeBuilder, Tree
-        except ImportError:  # pragma: no cover - depends on the installed scikit-learn
-            reason = "scikit-learn's tree internals moved"
-        else:
-            return {"cls": RandomForestClassifier, "criteria": CRITERIA_CLF,
-                    "splitter": DENSE_SPLITTERS["best"], "tree": Tree,
-                    "builder": DepthFirstTreeBuilder}
-    switch_off(FOREST_BUILDER, reason)
-    return None
+    def load():
+        from sklearn.ensemble import RandomForestClassifier
+        from sklearn.tree._classes import CRITERIA_CLF, DENSE_SPLITTERS
+        from sklearn.tree._tree import DepthFirstTreeBuilder, Tree
+
+        return {"cls": RandomForestClassifier, "criteria": CRITERIA_CLF,
+                "splitter": DENSE_SPLITTERS["best"], "tree": Tree,
+                "builder": DepthFirstTreeBuilder}
+
+    return _load(FOREST_BUILDER, "sklearn", load, "scikit-learn's tree internals moved")
 
 
 def validate_estimator_params(estimator) -> None:
@@ -236,14 +266,13 @@ def _init_names(cls) -> set:
 
 def xgboost_internals() -> dict | None:
     """``{"module", "cls", "allowed"}`` for XGBoost, or None (path switched off)."""
-    reason = untested_reason("xgboost")
-    if reason is not None:
-        switch_off(XGB_SHARED, reason)
-        return None
-    import xgboost
+    def load():
+        import xgboost
 
-    return {"module": xgboost, "cls": xgboost.XGBClassifier,
-            "allowed": _init_names(xgboost.XGBModel)}
+        return {"module": xgboost, "cls": xgboost.XGBClassifier,
+                "allowed": _init_names(xgboost.XGBModel)}
+
+    return _load(XGB_SHARED, "xgboost", load, "XGBoost's classes moved")
 
 
 def set_xgb_booster(model, booster) -> None:
@@ -253,21 +282,17 @@ def set_xgb_booster(model, booster) -> None:
 
 def lightgbm_internals() -> dict | None:
     """``{"module", "cls", "allowed", "choose", "aliases", "record"}`` for LightGBM, or None."""
-    reason = untested_reason("lightgbm")
-    if reason is None:
-        try:
-            import lightgbm
-            from lightgbm.basic import _choose_param_value, _ConfigAliases
-            from lightgbm.callback import record_evaluation
-        except ImportError:  # pragma: no cover - depends on the installed LightGBM
-            reason = "LightGBM's internals moved"
-        else:
-            return {"module": lightgbm, "cls": lightgbm.LGBMClassifier,
-                    "allowed": _init_names(lightgbm.LGBMClassifier) | {"verbose"},
-                    "choose": _choose_param_value, "aliases": _ConfigAliases,
-                    "record": record_evaluation}
-    switch_off(LGBM_SHARED, reason)
-    return None
+    def load():
+        import lightgbm
+        from lightgbm.basic import _choose_param_value, _ConfigAliases
+        from lightgbm.callback import record_evaluation
+
+        return {"module": lightgbm, "cls": lightgbm.LGBMClassifier,
+                "allowed": _init_names(lightgbm.LGBMClassifier) | {"verbose"},
+                "choose": _choose_param_value, "aliases": _ConfigAliases,
+                "record": record_evaluation}
+
+    return _load(LGBM_SHARED, "lightgbm", load, "LightGBM's internals moved")
 
 
 def lgbm_fit_params(model, n_classes: int) -> dict:
@@ -291,22 +316,18 @@ def lgbm_predict_params(model, internals: dict) -> dict:
 # --------------------------------------------------------------------------- logistic
 def logistic_internals() -> types.SimpleNamespace | None:
     """scikit-learn's logistic loss and L-BFGS helpers, or None (path switched off)."""
-    reason = untested_reason("sklearn")
-    if reason is None:
-        try:
-            from sklearn._loss.loss import HalfBinomialLoss, HalfMultinomialLoss
-            from sklearn.linear_model._linear_loss import LinearModelLoss
-            from sklearn.linear_model._logistic import _LOGISTIC_SOLVER_CONVERGENCE_MSG
-            from sklearn.utils.optimize import _check_optimize_result
-        except ImportError:  # pragma: no cover - depends on the installed scikit-learn
-            reason = "scikit-learn's logistic loss internals moved"
-        else:
-            return types.SimpleNamespace(
-                binomial=HalfBinomialLoss, multinomial=HalfMultinomialLoss,
-                linear_loss=LinearModelLoss, message=_LOGISTIC_SOLVER_CONVERGENCE_MSG,
-                check_result=_check_optimize_result)
-    switch_off(ROW_SPACE, reason)
-    return None
+    def load():
+        from sklearn._loss.loss import HalfBinomialLoss, HalfMultinomialLoss
+        from sklearn.linear_model._linear_loss import LinearModelLoss
+        from sklearn.linear_model._logistic import _LOGISTIC_SOLVER_CONVERGENCE_MSG
+        from sklearn.utils.optimize import _check_optimize_result
+
+        return types.SimpleNamespace(
+            binomial=HalfBinomialLoss, multinomial=HalfMultinomialLoss,
+            linear_loss=LinearModelLoss, message=_LOGISTIC_SOLVER_CONVERGENCE_MSG,
+            check_result=_check_optimize_result)
+
+    return _load(ROW_SPACE, "sklearn", load, "scikit-learn's logistic loss internals moved")
 
 
 def saga_step_size(*args, **kwargs) -> float:

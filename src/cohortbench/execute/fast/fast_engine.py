@@ -32,7 +32,20 @@ Which path ran is recorded in ``EvaluationResult.engine``:
   ``MLP`` in stacks (:mod:`.mlp_batch`); ``MLR_L1``, ``MLR_ENET``, ``KNN`` and
   the other ``MLR_L2`` fits directly on the shared matrices);
 - ``"fast-fallback"``: the classifier is fitted as the reference does it
-  (user-registered estimators), still on the shared matrices.
+  (user-registered estimators), still on the shared matrices;
+- either, followed by ``"; <path> off: <reason>"`` for each fast sub-path the
+  configuration could take that switched itself off where it ran
+  (:func:`.config_fits.paths_off`), e.g. ``"fast; saga lanes off: scikit-learn
+  1.10.0 is not a tested version"``. The paths are those of
+  :data:`cohortbench._compat.FAST_PATHS`: ``libsvm binding`` (SVC, and RFE's
+  ranking SVRs), ``SVR solver`` (RFE), ``saga lanes`` (``MLR_L1``, ``MLR_ENET``),
+  ``MLP stacks``, ``forest builder`` (RF), ``XGBoost shared data``, ``LightGBM
+  shared data`` and ``L2 row-space logistic regression`` (``MLR_L2``). A path
+  switches off outside the library versions it was tested on
+  (:data:`cohortbench._compat.TESTED_VERSIONS`), when an internal it uses is
+  missing, or when its first-use self-check against the installed library
+  disagrees; the plain estimator then runs, with the same results. On the tested
+  versions nothing is off and the value is ``"fast"`` or ``"fast-fallback"``.
 
 Agreement with the reference: every matrix and every fit is the reference's, bit
 for bit, with two exceptions, both the same computation rounded differently:

@@ -53,7 +53,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from sklearn.utils import gen_batches
 
-from ..._compat import MLP_STACKS, switch_off, untested_reason
+from ..._compat import MLP_STACKS, gate
 from ..scoring import warning_text
 from .batched import FitOutcome, compiled_loop, plain_fit
 
@@ -97,13 +97,8 @@ def covers_mlp(estimator) -> bool:
 
 def stacks_off() -> str | None:
     """Why the stacks are off here (switching them off), or None when they run."""
-    reason = untested_reason("sklearn")
-    if reason is None and not _stacks_match_library():
-        reason = ("they differ from the installed scikit-learn and BLAS on the first-use "
-                  "self-check")
-    if reason is not None:
-        switch_off(MLP_STACKS, reason)
-    return reason
+    return gate(MLP_STACKS, "sklearn", (lambda: _stacks_match_library(), "they differ from "
+                "the installed scikit-learn and BLAS on the first-use self-check"))
 
 
 #: The self-check's problems: (rows, inputs, classes, hidden layers, batch size,

@@ -46,7 +46,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..._compat import SVR_SOLVER, switch_off, untested_reason
+from ..._compat import SVR_SOLVER, gate
 from .libsvm_direct import svr_precomputed_dual
 from .kernel_svm import libsvm_gram
 
@@ -100,14 +100,9 @@ def solver_off() -> str | None:
     ~30,000-iteration problem (shrinking and unshrinking included) must come out
     bit for bit the same, or the library runs every fit.
     """
-    reason = untested_reason("sklearn")
-    if reason is None and _solver() is None:
-        reason = "numba is not installed"
-    if reason is None and not _smo_matches_library():
-        reason = "it differs from the installed libsvm on the first-use self-check"
-    if reason is not None:
-        switch_off(SVR_SOLVER, reason)
-    return reason
+    return gate(SVR_SOLVER, "sklearn", (lambda: _solver() is not None, "numba is not installed"),
+                (lambda: _smo_matches_library(),
+                 "it differs from the installed libsvm on the first-use self-check"))
 
 
 def _compiled_smo():

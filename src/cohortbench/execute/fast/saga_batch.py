@@ -40,7 +40,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-from ..._compat import SAGA_LANES, saga_step_size, switch_off, untested_reason
+from ..._compat import SAGA_LANES, gate, saga_step_size
 from ..scoring import warning_text
 from .batched import FitOutcome, compiled_loop, plain_fit
 
@@ -86,14 +86,10 @@ def covers_saga(estimator) -> bool:
 
 def lanes_off() -> str | None:
     """Why the lanes are off here (switching them off), or None when they run."""
-    reason = untested_reason("sklearn")
-    if reason is None and compiled_loop("saga_lanes") is None:
-        reason = "numba is not installed"
-    if reason is None and not _lanes_match_library():
-        reason = "they differ from the installed scikit-learn's saga on the first-use self-check"
-    if reason is not None:
-        switch_off(SAGA_LANES, reason)
-    return reason
+    return gate(SAGA_LANES, "sklearn",
+                (lambda: compiled_loop("saga_lanes") is not None, "numba is not installed"),
+                (lambda: _lanes_match_library(), "they differ from the installed "
+                 "scikit-learn's saga on the first-use self-check"))
 
 
 @functools.lru_cache(maxsize=1)
