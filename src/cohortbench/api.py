@@ -282,7 +282,7 @@ def report(run_dir: str | Path) -> Path:
         frames = export_frames(store)
         info = {k: store.get_info(k) for k in ("study_name", "cohort_summary", "label_cuts", "task_counts",
                                                "warnings", "settings", "reductions", "engine",
-                                               "dropped", "stages")}
+                                               "dropped", "stages", "stage_kinds")}
         stages = info.get("stages")
         # decisions of stages the study no longer has stay stored, unreported
         decisions = [d for d in store.decisions() if not stages or d["stage"] in stages]
@@ -321,7 +321,8 @@ def report(run_dir: str | Path) -> Path:
         "reductions": info.get("reductions") or [],
     }
     path = build_report(run_dir, evaluations=frames["evaluations"], predictions=frames["predictions"],
-                        nulls=frames["nulls"], context=context)
+                        nulls=frames["nulls"], context=context,
+                        stage_kinds=info.get("stage_kinds") or None)
     stale = run_dir / REPORT_ERROR  # an earlier failure, now mended
     if stale.exists():
         stale.unlink()

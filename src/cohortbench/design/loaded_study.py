@@ -93,6 +93,31 @@ def _resolve_stage_modalities(spec: StudyFile, cohort: Cohort) -> None:
             spec.stages[i] = stage.model_copy(update={"modalities": resolved})
 
 
+def _check_kinds(spec: StudyFile, where: str) -> None:
+    """Each stage's kind is registered and its ``options`` are what the kind takes."""
+    from pydantic import ValidationError
+
+    from .stage_kinds import stage_kind
+    from .study_errors import format_validation_error
+
+    for i, stage in enumerate(spec.stages):
+        try:
+            kind = stage_kind(stage)
+        except StudyError as exc:
+            raise StudyError(f"{where}: stages[{i}].kind: {exc}") from None
+        if kind.options is None:
+            if stage.options:
+                raise StudyError(f"{where}: stages[{i}].options: stages of kind '{kind.name}' "
+                                 "take no options; remove the key.")
+            continue
+        try:
+            kind.options.model_validate(stage.options or {})
+        except ValidationError as exc:
+            message = format_validation_error(exc, where)
+            raise StudyError(message.replace(f"{where}: ", f"{where}: stages[{i}].options.", 1)) \
+                from None
+
+
 def _check_names(spec: StudyFile, cohort: Cohort, where: str) -> None:
     known_clf = classifier_names()
     for i, stage in enumerate(spec.stages):
@@ -163,6 +188,7 @@ def load_study(path: str | Path) -> LoadedStudy:
         protected=columns_used(labels, tasks_spec),
     )
     _resolve_stage_modalities(spec, cohort)
+    _check_kinds(spec, path.name)
     _check_names(spec, cohort, path.name)
     clinical = derive_labels(cohort.clinical, labels)
     tasks = build_tasks(clinical, tasks_spec)

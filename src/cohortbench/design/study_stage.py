@@ -113,6 +113,8 @@ class Stage(StudyModel):
     """
 
     name: NonEmptyStr
+    kind: NonEmptyStr | None = None
+    options: dict[NonEmptyStr, Any] | None = None
     classifiers: ClassifierChoice = "all"
     pipeline: Annotated[PipelineChoice | None, BeforeValidator(_check_pipeline)] = None
     grid: GridSpec | None = None

@@ -65,6 +65,18 @@ def label_shuffles(y, n_permutations: int, seed: int, task: str) -> np.ndarray:
     return out
 
 
+def label_vectors(problem, cv) -> list[np.ndarray]:
+    """The label vectors every engine evaluates: the real labels, then the shuffles.
+
+    The shuffles are seeded by the study seed and ``problem.shuffle_key`` (the task
+    name, or the task and a subset's key), so every configuration of a problem sees
+    the same shuffles and results are paired. This is the one place engines get
+    their label vectors from.
+    """
+    y = np.asarray(problem.y)
+    return [y] + list(label_shuffles(y, cv.permutations, cv.seed, problem.shuffle_key))
+
+
 def permutation_stats(acc: float, nulls) -> tuple[float | None, float | None,
                                                    float | None, float | None]:
     """Null mean, null std (ddof=0), Z-score and permutation p-value.

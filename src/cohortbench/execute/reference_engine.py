@@ -11,7 +11,7 @@ Choices other engines must reproduce:
 - Random seeds: the classifier gets ``random_state = cv.seed``;
   :func:`fit_with_search` gets ``seed = cv.seed`` in every outer fold and
   label vector (each strategy derives its own seed from it); shuffles come
-  from :func:`label_shuffles`; shuffled stratified outer folds are recomputed
+  from :func:`~cohortbench.execute.permutations.label_vectors`; shuffled stratified outer folds are recomputed
   from each shuffled vector (same splitter seed).
 - Warnings raised while fitting (e.g. convergence warnings) are recorded once
   each, in order of first appearance.
@@ -30,7 +30,8 @@ import numpy as np
 from ..design.classifiers import search_space
 from ..design.configs import CVScheme, PipelineConfig
 from ..store.records import EvaluationResult
-from .permutations import label_shuffles
+from .permutations import label_vectors
+from .fold_records import FoldRecordInput, collect_records
 from .pipelines import build_pipeline
 from .problem import Problem
 from .scoring import IGNORED_WARNINGS, assemble_result, pooled_accuracy, warning_text
@@ -56,15 +57,19 @@ class LabelRun:
         The search's choice per outer fold (empty dicts without a search).
     n_features_used : int
         As returned by :func:`build_pipeline`.
+    records : tuple of dict
+        Per outer fold, the requested records ``{name: value}`` (empty when none).
     """
 
     predictions: np.ndarray
     splits: list
     chosen_params: tuple
     n_features_used: int
+    records: tuple = ()
 
 
-def evaluate_labels(problem: Problem, config: PipelineConfig, cv: CVScheme, y) -> LabelRun:
+def evaluate_labels(problem: Problem, config: PipelineConfig, cv: CVScheme, y,
+                    records: tuple[str, ...] = (), label_vector: int = 0) -> LabelRun:
     """Outer cross-validation of one configuration against one label vector.
 
     Parameters
@@ -75,6 +80,10 @@ def evaluate_labels(problem: Problem, config: PipelineConfig, cv: CVScheme, y) -
     cv : CVScheme
     y : ndarray of shape (n,)
         Label codes for every row (real or shuffled), train-only rows included.
+    records : tuple of str
+        Per-fold records to collect (:mod:`~cohortbench.execute.fold_records`).
+    label_vector : int
+        Which label vector ``y`` is (0 = the real labels), for the records.
 
     Returns
     -------
@@ -86,8 +95,8 @@ def evaluate_labels(problem: Problem, config: PipelineConfig, cv: CVScheme, y) -
     space = search_space(config.classifier) if config.search != "none" else None
     predictions: list[list[int]] = []
     times_seen = np.zeros(problem.n_eval, dtype=np.int64)
-    chosen, n_used = [], None
-    for train, test in splits:
+    chosen, n_used, kept = [], None, []
+    for fold, (train, test) in enumerate(splits):
         pipeline, n_used = build_pipeline(
             config, blocks=problem.blocks, n_classes=n_classes,
             n_features_available=problem.X.shape[1], random_state=cv.seed)
@@ -99,6 +108,9 @@ def evaluate_labels(problem: Problem, config: PipelineConfig, cv: CVScheme, y) -
                                          space, splitter, cv.seed)
         chosen.append(params)
         predicted = np.asarray(fitted.predict(problem.X[test]), dtype=np.int64)
+        if records:
+            kept.append(collect_records(records, FoldRecordInput(
+                label_vector, fold, train, test, y[train], predicted, fitted)))
         for row, label in zip(test, predicted):
             repeat = times_seen[row]
             if repeat == len(predictions):
@@ -107,10 +119,12 @@ def evaluate_labels(problem: Problem, config: PipelineConfig, cv: CVScheme, y) -
             times_seen[row] += 1
     if times_seen.min() != times_seen.max():
         raise RuntimeError("The outer CV did not predict every subject equally often.")
-    return LabelRun(np.asarray(predictions, dtype=np.int64), splits, tuple(chosen), n_used)
+    return LabelRun(np.asarray(predictions, dtype=np.int64), splits, tuple(chosen), n_used,
+                    tuple(kept))
 
 
-def evaluate_reference(problem: Problem, config: PipelineConfig, cv: CVScheme) -> EvaluationResult:
+def evaluate_reference(problem: Problem, config: PipelineConfig, cv: CVScheme,
+                       records: tuple[str, ...] = ()) -> EvaluationResult:
     """Evaluate one configuration on one problem with plain scikit-learn.
 
     Parameters
@@ -121,6 +135,8 @@ def evaluate_reference(problem: Problem, config: PipelineConfig, cv: CVScheme) -
         Steps, classifier and search strategy.
     cv : CVScheme
         Outer/inner CV, number of permutations and seed.
+    records : tuple of str
+        Extra per-fold records to keep (:mod:`~cohortbench.execute.fold_records`).
 
     Returns
     -------
@@ -131,11 +147,13 @@ def evaluate_reference(problem: Problem, config: PipelineConfig, cv: CVScheme) -
     recorded: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        real = evaluate_labels(problem, config, cv, problem.y)
-        nulls = []
-        for shuffled in label_shuffles(problem.y, cv.permutations, cv.seed, problem.task):
-            run = evaluate_labels(problem, config, cv, shuffled)
+        real_labels, *shuffles = label_vectors(problem, cv)
+        real = evaluate_labels(problem, config, cv, real_labels, records)
+        nulls, kept = [], [real.records]
+        for index, shuffled in enumerate(shuffles, start=1):
+            run = evaluate_labels(problem, config, cv, shuffled, records, index)
             nulls.append(pooled_accuracy(shuffled[: problem.n_eval], run.predictions))
+            kept.append(run.records)
     for item in caught:
         if issubclass(item.category, IGNORED_WARNINGS):
             continue
@@ -147,4 +165,6 @@ def evaluate_reference(problem: Problem, config: PipelineConfig, cv: CVScheme) -
                            chosen_params=real.chosen_params,
                            n_features_used=real.n_features_used,
                            seconds=time.perf_counter() - start, engine="reference",
-                           warnings=tuple(recorded))
+                           warnings=tuple(recorded),
+                           records={name: [[fold[name] for fold in vector] for vector in kept]
+                                    for name in records})

@@ -96,7 +96,7 @@ def majority_vote(predictions: np.ndarray, n_classes: int) -> np.ndarray:
 
 def assemble_result(problem: Problem, config: PipelineConfig, predictions: np.ndarray,
                     splits, nulls, *, chosen_params, n_features_used: int, seconds: float,
-                    engine: str, warnings) -> EvaluationResult:
+                    engine: str, warnings, records: dict | None = None) -> EvaluationResult:
     """The result record of one evaluation (shared by every engine).
 
     Parameters
@@ -115,6 +115,8 @@ def assemble_result(problem: Problem, config: PipelineConfig, predictions: np.nd
     seconds : float
     engine : str
     warnings : tuple of str
+    records : dict, optional
+        Extra per-fold records, ``{name: [[value per fold] per label vector]}``.
 
     Returns
     -------
@@ -149,4 +151,5 @@ def assemble_result(problem: Problem, config: PipelineConfig, predictions: np.nd
         n_features_used=n_features_used,
         engine=engine,
         warnings=tuple(warnings),
+        records=dict(records or {}),
     )

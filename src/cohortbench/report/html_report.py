@@ -342,15 +342,23 @@ def _stage_sections(evaluations, nulls, predictions, context, stage_kinds, figur
     sections = []
     for stage in dict.fromkeys(evaluations["stage"]):
         frame = evaluations[evaluations["stage"] == stage]
-        kind = (stage_kinds or {}).get(stage) or infer_stage_kind(frame)
+        registered = (stage_kinds or {}).get(stage) or {}
+        if isinstance(registered, str):  # a kind name given directly
+            registered = {"kind": registered}
+        own_kind = registered.get("kind", "standard")
+        kind = own_kind if own_kind in STAGE_KINDS else (
+            infer_stage_kind(frame) if own_kind == "standard" else own_kind)
+        cross_stage = registered.get("cross_stage", True)
         slug = _slug(f"stage-{stage}", taken)
         builder = {"screen": _screen_blocks, "refine": _refine_blocks, "tune": _tune_blocks,
                    "enrich": lambda *a: _enrich_blocks(*a, nulls)}.get(kind, _other_blocks)
         blocks = builder(frame, stage, slug, figures, context)
-        blocks += _familywise_blocks(frame, nulls, predictions, slug)
+        if cross_stage:  # a kind kept out of comparisons is not ranked either
+            blocks += _familywise_blocks(frame, nulls, predictions, slug)
         decisions = [d for d in context.get("decisions") or [] if d.get("stage") == stage]
+        about = STAGE_KINDS.get(kind) or registered.get("about") or STAGE_KINDS["other"]
         sections.append({"id": slug, "name": stage, "kind": kind,
-                         "about": STAGE_KINDS.get(kind, STAGE_KINDS["other"]),
+                         "about": about,
                          "n_evaluations": len(frame), "blocks": blocks,
                          "decisions": [{"kind": d.get("kind", ""),
                                         "text": _plain(d.get("payload", ""))}
@@ -422,8 +430,11 @@ def build_report(run_dir, *, evaluations: pd.DataFrame, predictions: pd.DataFram
         - ``warnings`` ([str]), ``versions`` ({package: version}), ``reductions`` ([str],
           what a reduced demo left out; shown as a notice at the top).
     stage_kinds : dict, optional
-        Stage name -> ``screen`` | ``refine`` | ``tune`` | ``enrich`` to override
-        :func:`infer_stage_kind`.
+        Stage name -> ``{"kind", "cross_stage", "about"}`` as the run recorded them
+        (``run_info["stage_kinds"]``), or a kind name (``screen`` | ``refine`` |
+        ``tune`` | ``enrich``) overriding :func:`infer_stage_kind`. A stage of kind
+        ``standard`` is shown by what varies in it; a stage whose kind is kept out
+        of cross-stage analyses gets no best-of-N table.
 
     Returns
     -------

@@ -14,6 +14,11 @@ class EvaluationResult:
     Labels are class names. ``null_*``, ``z_score`` and ``p_value`` are ``None``
     when no permutation test ran. ``chosen_params`` holds one dict per outer fold
     (empty dicts when no search ran). ``engine`` says which path computed it.
+    ``records`` holds the extra per-fold records the evaluation asked for:
+    ``{name: [[value per outer fold] per label vector]}`` (label vector 0 = real labels).
+    ``numerically_reliable`` is False when some of the evaluation's RFE ranking fits
+    (``unreliable_fraction`` of them, real and shuffled labels) violate their
+    optimality conditions on the float64 problem (None: no RFE ranking fit).
     """
 
     task: str
@@ -38,6 +43,9 @@ class EvaluationResult:
     n_features_used: int | None = None
     engine: str = "reference"
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    records: dict = field(default_factory=dict)
+    numerically_reliable: bool | None = None
+    unreliable_fraction: float | None = None
 
     def __repr__(self) -> str:
         # The full record holds every prediction and null accuracy: show the headline.
@@ -57,4 +65,5 @@ class EvaluationResult:
                     "null_accuracies", "chosen_params", "warnings"):
             d[key] = tuple(d.get(key) or ())
         d["confusion"] = tuple(tuple(row) for row in d["confusion"])
+        d["records"] = dict(d.get("records") or {})
         return cls(**d)

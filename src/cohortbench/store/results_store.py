@@ -82,6 +82,7 @@ class ResultsStore(StoreWrites, StoreReads):
         self.version = version
         self._evaluation_columns = table_columns(connection, "evaluations")
         self._has_plan = bool(table_columns(connection, "plan"))
+        self._has_records = bool(table_columns(connection, "records"))
 
     # ------------------------------------------------------------------ opening
     @classmethod

@@ -12,11 +12,32 @@ import numpy as np
 import pandas as pd
 
 from .encoding import loads
+from .intervals import intervals_from_confusion
 from .records import EvaluationResult
 from .schema import EVALUATION_COLUMNS, FLOAT_COLUMNS, INT_COLUMNS, select_list
 
 __all__ = ["StoreReads"]
 
+
+
+_INTERVAL_COLUMNS = ("accuracy_ci_low", "accuracy_ci_high", "balanced_accuracy_ci_low",
+                     "balanced_accuracy_ci_high")
+
+
+def _with_intervals(frame: pd.DataFrame) -> pd.DataFrame:
+    """Fill the interval columns an older store lacks, from each row's confusion matrix."""
+    missing = frame["accuracy_ci_low"].isna() & frame["confusion_json"].notna()
+    for index in frame.index[missing]:
+        row = frame.loc[index]
+        try:
+            found = intervals_from_confusion(loads(row["confusion_json"]), int(row["n_subjects"]))
+        except (ValueError, TypeError):
+            continue  # a record without a usable confusion matrix keeps empty intervals
+        values = (found.accuracy.low, found.accuracy.high, found.balanced_accuracy.low,
+                  found.balanced_accuracy.high)
+        for column, value in zip(_INTERVAL_COLUMNS, values):
+            frame.at[index, column] = value
+    return frame
 
 
 class StoreReads:
@@ -34,6 +55,14 @@ class StoreReads:
     def count(self) -> int:
         """Number of stored evaluations."""
         return self._query("SELECT COUNT(*) FROM evaluations")[0][0]
+
+    def records(self, key: str) -> dict:
+        """The extra per-fold records of evaluation ``key`` (``{}`` when none)."""
+        if not self._has_records:
+            return {}
+        return {name: loads(payload) for name, payload in self._query(
+            "SELECT name, payload_json FROM records WHERE evaluation_key = ? ORDER BY name",
+            (key,))}
 
     def evaluation_value(self, key: str, column: str):
         """One stored column of evaluation ``key`` (None when absent, or a column an
@@ -61,6 +90,9 @@ class StoreReads:
                                  "WHERE evaluation_key = ? ORDER BY position", (key,)).fetchall()
             nulls = conn.execute("SELECT accuracy FROM nulls WHERE evaluation_key = ? "
                                  "ORDER BY permutation", (key,)).fetchall()
+            records = (conn.execute("SELECT name, payload_json FROM records WHERE "
+                                    "evaluation_key = ? ORDER BY name", (key,)).fetchall()
+                       if self._has_records else [])
         if row is None:
             raise KeyError(key)
         null_accuracies = tuple(float("nan") if a is None else a for (a,) in nulls)
@@ -95,6 +127,7 @@ class StoreReads:
             n_features_used=row["n_features_used"],
             engine=row["engine"],
             warnings=tuple(loads(row["warnings_json"], [])),
+            records={name: loads(payload) for name, payload in records},
         )
 
     # ------------------------------------------------------------------- frames
@@ -133,8 +166,12 @@ class StoreReads:
         """
         columns = select_list(EVALUATION_COLUMNS, self._evaluation_columns)
         scope = self._current("e") if current else ""
-        return self._frame(f"SELECT {columns} FROM evaluations e {scope}"
-                           "ORDER BY position, evaluation_key")
+        frame = self._frame(f"SELECT {columns} FROM evaluations e {scope}"
+                            "ORDER BY position, evaluation_key")
+        frame["numerically_reliable"] = pd.array(
+            [None if pd.isna(v) else bool(v) for v in frame["numerically_reliable"]],
+            dtype="boolean")
+        return _with_intervals(frame)
 
     def predictions_frame(self, *, current: bool = True) -> pd.DataFrame:
         """Predictions, in evaluation order then prediction position."""

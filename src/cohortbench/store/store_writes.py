@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from .encoding import dumps, now, optional, plain
+from .intervals import intervals_from_confusion
 from .records import EvaluationResult
 from .schema import INT_COLUMNS
 
@@ -59,6 +60,9 @@ class StoreWrites:
                              "true_label, predicted_label) VALUES (?, ?, ?, ?, ?)", predictions)
             conn.executemany("INSERT INTO nulls (evaluation_key, permutation, accuracy) "
                              "VALUES (?, ?, ?)", nulls)
+            conn.executemany("INSERT INTO records (evaluation_key, name, payload_json) "
+                             "VALUES (?, ?, ?)",
+                             [(key, name, dumps(value)) for name, value in result.records.items()])
             conn.execute("DELETE FROM failures WHERE evaluation_key = ?", (key,))
         return True
 
@@ -83,7 +87,14 @@ class StoreWrites:
         for name in ("null_mean", "null_std", "z_score", "p_value"):
             row[name] = optional(getattr(result, name), float)
         extra = {k: v for k, v in meta.items() if k not in META_FIELDS}
+        intervals = intervals_from_confusion(result.confusion, len(result.subjects))
+        reliable = result.numerically_reliable
         row.update(
+            accuracy_ci_low=intervals.accuracy.low, accuracy_ci_high=intervals.accuracy.high,
+            balanced_accuracy_ci_low=intervals.balanced_accuracy.low,
+            balanced_accuracy_ci_high=intervals.balanced_accuracy.high,
+            numerically_reliable=None if reliable is None else int(bool(reliable)),
+            unreliable_fraction=optional(result.unreliable_fraction, float),
             n_features_used=optional(result.n_features_used, int),
             config_id=result.config_id,
             view_fingerprint=result.view_fingerprint,
