@@ -12,7 +12,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.svm import SVC
 
-from ... import _compat
+from ..._compat import (FAST_PATHS, FOREST_BUILDER, LGBM_SHARED, LIBSVM_BINDING, MLP_STACKS,
+                        ROW_SPACE, SAGA_LANES, SVR_SOLVER, XGB_SHARED, libsvm_off)
 from ...design.classifiers import make_classifier
 from ...design.configs import PipelineConfig
 from . import boosters, ensembles, forests
@@ -164,9 +165,9 @@ def _finite(features: Item) -> bool:
     return item.value
 
 
-_ENSEMBLE_CHECKS = {"forest": (_compat.FOREST_BUILDER, forests.builder_off),
-                    "xgb": (_compat.XGB_SHARED, boosters.xgb_off),
-                    "lgbm": (_compat.LGBM_SHARED, boosters.lgbm_off)}
+_ENSEMBLE_CHECKS = {"forest": (FOREST_BUILDER, forests.builder_off),
+                    "xgb": (XGB_SHARED, boosters.xgb_off),
+                    "lgbm": (LGBM_SHARED, boosters.lgbm_off)}
 
 
 def paths_off(config: PipelineConfig) -> tuple[str, ...]:
@@ -180,7 +181,7 @@ def paths_off(config: PipelineConfig) -> tuple[str, ...]:
     -------
     tuple of str
         ``"<path> off: <reason>"`` for each such path, in the order of
-        :data:`cohortbench._compat.FAST_PATHS` (empty on the tested library
+        :data:`cohortbench.FAST_PATHS` (empty on the tested library
         versions). The paths: RFE's ranking SVRs (compiled solver, libsvm
         binding); SVC (libsvm binding); saga ``LogisticRegression`` (lanes);
         lbfgs ``LogisticRegression`` without a reduction (row space, taken when the
@@ -191,23 +192,23 @@ def paths_off(config: PipelineConfig) -> tuple[str, ...]:
     estimator = make_classifier(config.classifier, 0)
     checks = {}
     if config.feature_selection == "rfe":
-        checks[_compat.LIBSVM_BINDING] = _compat.libsvm_off
-        checks[_compat.SVR_SOLVER] = solver_off
+        checks[LIBSVM_BINDING] = libsvm_off
+        checks[SVR_SOLVER] = solver_off
     if type(estimator) is SVC:
-        checks[_compat.LIBSVM_BINDING] = _compat.libsvm_off
+        checks[LIBSVM_BINDING] = libsvm_off
     elif type(estimator) is LogisticRegression:
         solver = estimator.get_params()["solver"]
         if solver == "saga":
-            checks[_compat.SAGA_LANES] = lanes_off
+            checks[SAGA_LANES] = lanes_off
         elif solver == "lbfgs" and config.dim_reduction == "none":
-            checks[_compat.ROW_SPACE] = rowspace_off
+            checks[ROW_SPACE] = rowspace_off
     elif type(estimator) is MLPClassifier:
-        checks[_compat.MLP_STACKS] = stacks_off
+        checks[MLP_STACKS] = stacks_off
     elif ensembles.ensemble_kind(estimator) is not None:
         path, check = _ENSEMBLE_CHECKS[ensembles.ensemble_kind(estimator)]
         checks[path] = check
     notes = []
-    for path in _compat.FAST_PATHS:
+    for path in FAST_PATHS:
         reason = checks[path]() if path in checks else None
         if reason is not None:
             notes.append(f"{path} off: {reason}")

@@ -298,9 +298,9 @@ def evaluate_fast_part(problem: Problem, configs: list[PipelineConfig], cv: CVSc
     if not 0 <= first < stop <= len(vectors):
         raise ValueError(f"label vectors {first}..{stop - 1} are not within 0..{len(vectors) - 1}.")
     ledger = _Ledger(len(configs), splits)
-    for ci, wanted in enumerate(records or []):
+    for config_index, wanted in enumerate(records or []):
         if wanted:  # TODO(lead): per-fold records on the fast path
-            ledger.failed[ci] = NotImplementedError("per-fold records")
+            ledger.failed[config_index] = NotImplementedError("per-fold records")
     rfe_k_min = _rfe_k_min(configs, n_features)
 
     # Group (label vector, fold) pairs by their split so label-free work is done once.
