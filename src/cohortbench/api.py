@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import platform
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -238,11 +237,13 @@ def failures(run_dir: str | Path) -> pd.DataFrame:
 
 def results(run_dir: str | Path) -> dict[str, pd.DataFrame]:
     """The run's tables as DataFrames: evaluations, predictions, nulls, step_tests."""
+    from .analyse.scope import comparable
     from .analyse.step_tests import step_tests
 
     with _open_existing(run_dir) as store:
         frames = export_frames(store)
-    frames["step_tests"] = step_tests(frames["evaluations"])
+        kinds = store.get_info("stage_kinds")
+    frames["step_tests"] = step_tests(comparable(frames["evaluations"], kinds))
     return frames
 
 
@@ -253,76 +254,26 @@ def export(run_dir: str | Path, out: str | Path | None = None) -> dict[str, Path
     """
     from .analyse.step_tests import step_tests
 
+    from .analyse.scope import comparable
+
     out = Path(out) if out else Path(run_dir) / "export"
     with _open_existing(run_dir) as store:
         evaluations = export_frames(store)["evaluations"]
-        table = step_tests(evaluations)
+        table = step_tests(comparable(evaluations, store.get_info("stage_kinds")))
         return export_csvs(store, out, extra={"step_tests": ("step_tests.csv", table)})
-
-
-def _versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    names = ["numpy", "scipy", "pandas", "scikit-learn", "optuna", "lightgbm", "xgboost", "dask", "matplotlib"]
-    versions = {"cohortbench": package_version(), "python": platform.python_version()}
-    for n in names:
-        try:
-            versions[n] = md.version(n)
-        except md.PackageNotFoundError:
-            pass
-    return versions
 
 
 def report(run_dir: str | Path) -> Path:
     """(Re)build ``RUN_DIR/report.html`` from the store."""
+    from .report.context import load_context
     from .report.html_report import build_report
 
     run_dir = Path(run_dir)
     with _open_existing(run_dir) as store:
         frames = export_frames(store)
-        info = {k: store.get_info(k) for k in ("study_name", "cohort_summary", "label_cuts", "task_counts",
-                                               "warnings", "settings", "reductions", "engine",
-                                               "dropped", "stages", "stage_kinds")}
-        stages = info.get("stages")
-        # decisions of stages the study no longer has stay stored, unreported
-        decisions = [d for d in store.decisions() if not stages or d["stage"] in stages]
-    settings = {}
-    study_yaml = run_dir / "study.yaml"
-    if study_yaml.exists():
-        doc = yaml.safe_load(study_yaml.read_text(encoding="utf-8")) or {}
-        settings = {k: doc.get(k) for k in ("seed", "cv", "permutations", "metric")}
-        settings["missing"] = (doc.get("data") or {}).get("missing")
-        settings["engine"] = info.get("engine")
-        tp = ((doc.get("analysis") or {}).get("top_performers")) or {}
-        if tp.get("tasks"):
-            settings["top_performer_tasks"] = tp["tasks"]
-        settings["top_performers"] = {k: tp[k] for k in ("min_accuracy", "min_z", "strict_accuracy") if k in tp}
-        for stage in doc.get("stages") or []:
-            rule = stage.get("shortlist") or {}
-            if rule.get("min_accuracy") is not None:
-                settings["shortlist_min_accuracy"] = rule["min_accuracy"]
-                break
-    summary = dict(info.get("cohort_summary") or {})
-    summary["tasks"] = info.get("task_counts") or {}
-    summary["parcellations"] = {
-        name: f"{p['n_rois']} ({', '.join(f'{m} {n}' for m, n in p.get('per_map', {}).items())})"
-        if isinstance(p, dict) else p
-        for name, p in (summary.get("parcellations") or {}).items()
-    }
-    summary["label_cuts"] = info.get("label_cuts") or {}
-    summary["dropped"] = info.get("dropped") or summary.get("dropped") or {}
-    context = {
-        "study_name": info.get("study_name") or run_dir.name,
-        "settings": settings,
-        "cohort_summary": summary,
-        "decisions": decisions,
-        "warnings": info.get("warnings") or [],
-        "versions": _versions(),
-        "reductions": info.get("reductions") or [],
-    }
+        context = load_context(run_dir, store, version=package_version())
     path = build_report(run_dir, evaluations=frames["evaluations"], predictions=frames["predictions"],
-                        nulls=frames["nulls"], context=context,
-                        stage_kinds=info.get("stage_kinds") or None)
+                        nulls=frames["nulls"], context=context)
     stale = run_dir / REPORT_ERROR  # an earlier failure, now mended
     if stale.exists():
         stale.unlink()

@@ -143,7 +143,7 @@ def test_sigkill_then_resume_equals_uninterrupted(tiny_run, tmp_path, kill_after
     study, reference = tiny_run
     run_dir = tmp_path / "killed"
     cmd = [sys.executable, "-m", "cohortbench.cli", "run", str(study), "--out", str(run_dir),
-           "--jobs", "1", "--quiet"]
+           "--jobs", "1", "--quiet", "--engine", "reference"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while _count(run_dir) < kill_after and proc.poll() is None and time.monotonic() < deadline:

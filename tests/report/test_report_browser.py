@@ -23,11 +23,13 @@ pytestmark = pytest.mark.skipif(
 class _Ids(HTMLParser):
     def __init__(self):
         super().__init__()
-        self.ids, self.tags, self.text = set(), [], []
+        self.ids, self.tags, self.text, self.sections = set(), [], [], []
 
     def handle_starttag(self, tag, attrs):
         self.tags.append(tag)
         self.ids.update(value for key, value in attrs if key == "id")
+        if tag == "section":
+            self.sections.append(dict(attrs).get("id"))
 
     def handle_data(self, data):
         self.text.append(data)
@@ -39,6 +41,7 @@ def test_dumped_dom_has_every_section_and_figure(built_report, tmp_path):
     parser.feed(dom)
     missing = [i for i in SECTIONS + FIGURES if i not in parser.ids]
     assert not missing, f"not in the rendered DOM: {missing}"
+    assert parser.sections[0] == "summary", parser.sections  # the answer comes first
     assert "script" not in parser.tags
     assert EVIL in "".join(parser.text)  # shown as text, not parsed as a tag
 

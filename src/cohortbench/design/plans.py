@@ -42,7 +42,8 @@ class PlannedEvaluation:
 
     ``subset`` restricts it to some subjects (None: the whole task); ``records``
     names extra per-fold records both engines compute and store with the result
-    (:mod:`~cohortbench.execute.fold_records`).
+    (:mod:`~cohortbench.execute.fold_records`); ``permutations`` overrides the
+    study's number of label shuffles for this evaluation (None: the study's).
     """
 
     stage: str
@@ -54,6 +55,7 @@ class PlannedEvaluation:
     config: PipelineConfig
     subset: Subset | None = None
     records: tuple[str, ...] = ()
+    permutations: int | None = None
 
     @property
     def view_key(self) -> tuple:

@@ -74,6 +74,10 @@ def label_vectors(problem, cv) -> list[np.ndarray]:
     their label vectors from.
     """
     y = np.asarray(problem.y)
+    groups = getattr(problem, "shuffle_groups", None)
+    if groups is not None:  # e.g. sites: shuffle only within each group
+        return [y] + list(label_shuffles_within(y, groups, cv.permutations, cv.seed,
+                                                problem.shuffle_key))
     return [y] + list(label_shuffles(y, cv.permutations, cv.seed, problem.shuffle_key))
 
 

@@ -17,6 +17,9 @@ from .splits import check_inner_cv, outer_splits
 
 __all__ = ["Prepared", "prepare", "prepare_problems", "view_dropped", "stage_views"]
 
+# The fewest shuffles with which a permutation p-value, (1 + b) / (1 + P), can reach 0.05.
+_ENOUGH_SHUFFLES = 19
+
 
 @dataclass
 class Prepared:
@@ -110,6 +113,13 @@ def prepare(study: LoadedStudy) -> Prepared:
             else:  # the outer CV alone must still be possible (e.g. K <= subjects)
                 outer_splits(problem.y, problem.n_eval, study.cv.outer, study.cv.seed)
             problems[(mods, parc, name)] = problem
+    permutations = study.cv.permutations
+    if 0 < permutations < _ENOUGH_SHUFFLES:  # 0 is the documented "no permutation test"
+        floor = f"the smallest possible p-value is 1/{permutations + 1} = {1 / (permutations + 1):.3f}"
+        warnings.append(
+            f"permutations: {permutations} — with fewer than {_ENOUGH_SHUFFLES} shuffles no "
+            f"p-value can reach 0.05 ({floor}), so nothing can be called above chance; use "
+            f"permutations: {_ENOUGH_SHUFFLES} or more for an answer")
     return Prepared(problems, views, warnings + _cap_warnings(study, views))
 
 

@@ -43,6 +43,8 @@ class Problem:
     content : dict
         What identifies the problem in an evaluation's content key: the view's and
         the task's fingerprints, plus the subset's key and subjects when restricted.
+    shuffle_groups : ndarray or None
+        A group (e.g. site) per row: label shuffles then stay within groups.
     """
 
     X: np.ndarray
@@ -55,6 +57,7 @@ class Problem:
     view_fingerprint: str
     shuffle_key: str = ""
     content: dict = field(default_factory=dict)
+    shuffle_groups: np.ndarray | None = None
 
     def __post_init__(self):
         if not self.shuffle_key:

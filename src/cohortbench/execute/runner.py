@@ -11,6 +11,7 @@ its kind for the decisions later stages need. Only this process writes
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
@@ -277,17 +278,32 @@ class _Execution:
             self.store.set_decision(decision.stage, decision.kind, decision.payload)
             self.decisions[(decision.stage, decision.kind)] = decision
 
+    def _view(self, modalities, parcellation):
+        """A view the study's stages did not name (e.g. a map left out), built once."""
+        key = (modalities, parcellation)
+        if key not in self.prepared.views:
+            self.prepared.views[key] = self.study.cohort.view(list(modalities), parcellation)
+        return self.prepared.views[key]
+
     def _problem(self, planned):
-        whole = self.prepared.problems[(planned.modalities, planned.parcellation, planned.task)]
-        if planned.subset is None:
-            return whole
-        view = self.prepared.views[(planned.modalities, planned.parcellation)]
+        key = (planned.modalities, planned.parcellation, planned.task)
+        if planned.subset is None and key in self.prepared.problems:
+            return self.prepared.problems[key]
+        view = self._view(planned.modalities, planned.parcellation)
         problem, _ = make_problem(view, self.study.tasks[planned.task], planned.subset)
+        if planned.subset is None:
+            self.prepared.problems[key] = problem
         return problem
+
+    def _cv(self, planned):
+        """The study's CV, with the evaluation's own number of shuffles when it sets one."""
+        if planned.permutations is None or planned.permutations == self.cv.permutations:
+            return self.cv
+        return dataclasses.replace(self.cv, permutations=int(planned.permutations))
 
     def _meta(self, planned, problem, content_key, version) -> dict:
         return dict(planned.meta(), n_subjects=problem.n_eval,
-                    n_permutations=self.cv.permutations, content_key=content_key,
+                    n_permutations=self._cv(planned).permutations, content_key=content_key,
                     cohortbench_version=version)
 
     def _execute(self, plan: StagePlan) -> None:
@@ -299,7 +315,7 @@ class _Execution:
                 problem = problems[(planned.view_key, planned.task, planned.subset)] = \
                     self._problem(planned)
             key, content_key = evaluation_keys(planned.stage, problem.content, planned.config,
-                                               self.cv, planned.records)
+                                               self._cv(planned), planned.records)
             plan_entries.append((key, planned.position))
             if store.has(key):
                 self.content_seen.setdefault(content_key, key)
@@ -323,8 +339,15 @@ class _Execution:
         self._compute(to_compute)
 
     def _compute(self, to_compute) -> None:
-        units, members = _units([(key, planned, problem) for key, _, planned, problem in to_compute],
-                                self.cv, self.engine, getattr(self.backend, "workers", 1))
+        units, members = [], []
+        by_cv: dict = {}
+        for key, _, planned, problem in to_compute:  # evaluations with their own shuffles
+            by_cv.setdefault(self._cv(planned), []).append((key, planned, problem))
+        for cv, todo in by_cv.items():
+            more_units, more_members = _units(todo, cv, self.engine,
+                                              getattr(self.backend, "workers", 1))
+            units += more_units
+            members += more_members
         by_key = {key: (content_key, problem) for key, content_key, _, problem in to_compute}
         parts_per_key = Counter(key for chunk in members for key, _ in chunk)
         parts_received: dict = {}
@@ -344,7 +367,7 @@ class _Execution:
                     received.append(unit_outcome.part)
                     if len(received) < parts_per_key[key]:
                         continue
-                    result = merge_parts(problem, planned.config, self.cv,
+                    result = merge_parts(problem, planned.config, self._cv(planned),
                                          parts_received.pop(key))
                 finished.add(key)
                 meta = self._meta(planned, problem, content_key, self.version)

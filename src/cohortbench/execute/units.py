@@ -114,8 +114,10 @@ def run_unit(problem: Problem, configs: list[PipelineConfig], cv: CVScheme,
         # Not evaluated, or failed in the fast engine: the reference engine records
         # the failure exactly as it would alone (or succeeds where the fast path could not).
         try:
-            final.append(UnitOutcome(result=_reference(problem, config, cv, records[index]),
-                                     note=note))
+            wanted = records[index]
+            result = (_reference(problem, config, cv, wanted) if wanted
+                      else _reference(problem, config, cv))
+            final.append(UnitOutcome(result=result, note=note))
         except Exception as exc:  # noqa: BLE001 - recorded, the study goes on
             final.append(_failure(exc, None))  # a real failure: no fallback to speak of
     return final
