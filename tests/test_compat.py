@@ -101,8 +101,8 @@ def test_a_path_is_logged_once_and_recorded(monkeypatch, caplog):
         _compat.switch_off(_compat.SAGA_LANES, "first reason")
         _compat.switch_off(_compat.SAGA_LANES, "second reason")
     assert [r.getMessage() for r in caplog.records] == [
-        "cohortbench: fast saga lanes off (first reason); the plain estimator runs instead, "
-        "with the same results."]
+        ("cohortbench: fast saga lanes off (first reason); the plain estimator runs instead, "
+         "with the same results.")]
     assert _compat.switched_off() == {_compat.SAGA_LANES: "first reason"}
     assert _compat.off_reason(_compat.SAGA_LANES, False) == "second reason"
     assert _compat.off_reason(_compat.SAGA_LANES, True) is None

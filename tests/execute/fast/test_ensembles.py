@@ -17,8 +17,8 @@ from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
 from xgboost import XGBClassifier
 
-from cohortbench.design.classifiers import make_classifier
 from cohortbench import _compat
+from cohortbench.design.classifiers import make_classifier
 from cohortbench.execute.fast import boosters, forests
 from cohortbench.execute.fast.ensembles import SharedMatrices, covers, fit_predict
 

@@ -1,5 +1,6 @@
 """The compiled SVR solver is libsvm's: same dual coefficients and iteration count, bit for bit."""
 
+import importlib
 import warnings
 
 import numpy as np
@@ -7,7 +8,6 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import SVR
 
-import importlib
 from cohortbench import _compat
 from cohortbench.execute.fast._svr_smo import svr_smo
 from cohortbench.execute.fast.kernel_svm import libsvm_gram

@@ -9,8 +9,15 @@ import xgboost
 
 from cohortbench import _compat
 from cohortbench.design.configs import CVScheme, PipelineConfig
-from cohortbench.execute.fast import (boosters, evaluate_fast, evaluate_fast_part, forests,
-                                      merge_parts, mlp_batch, saga_batch)
+from cohortbench.execute.fast import (
+    boosters,
+    evaluate_fast,
+    evaluate_fast_part,
+    forests,
+    merge_parts,
+    mlp_batch,
+    saga_batch,
+)
 from cohortbench.execute.reference_engine import evaluate_reference
 
 from ..conftest import make_synthetic_problem
@@ -146,8 +153,11 @@ def test_a_path_off_in_one_part_is_named_in_the_merged_record(monkeypatch):
 def test_user_estimators_keep_fast_fallback_and_name_their_paths(monkeypatch):
     from sklearn.neighbors import NearestCentroid
 
-    from cohortbench.design.classifiers import (SearchSpace, register_classifier,
-                                                unregister_classifier)
+    from cohortbench.design.classifiers import (
+        SearchSpace,
+        register_classifier,
+        unregister_classifier,
+    )
 
     register_classifier("CENTROID_T", lambda random_state: NearestCentroid(), SearchSpace())
     try:

@@ -23,8 +23,16 @@ import copy
 import numpy as np
 from sklearn.base import clone
 
-from ..._compat import (LGBM_SHARED, XGB_SHARED, lgbm_fit_params, lgbm_predict_params,
-                        lightgbm_internals, off_reason, set_xgb_booster, xgboost_internals)
+from ..._compat import (
+    LGBM_SHARED,
+    XGB_SHARED,
+    lgbm_fit_params,
+    lgbm_predict_params,
+    lightgbm_internals,
+    off_reason,
+    set_xgb_booster,
+    xgboost_internals,
+)
 from .shared_matrices import SharedMatrices, is_int, plain_fit_predict
 
 __all__ = ["xgb_off", "lgbm_off", "booster_class", "covers_xgb", "covers_lgbm",

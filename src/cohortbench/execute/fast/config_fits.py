@@ -12,13 +12,28 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.svm import SVC
 
-from ..._compat import (FAST_PATHS, FOREST_BUILDER, LGBM_SHARED, LIBSVM_BINDING, MLP_STACKS,
-                        ROW_SPACE, SAGA_LANES, SVR_SOLVER, XGB_SHARED, libsvm_off)
+from ..._compat import (
+    FAST_PATHS,
+    FOREST_BUILDER,
+    LGBM_SHARED,
+    LIBSVM_BINDING,
+    MLP_STACKS,
+    ROW_SPACE,
+    SAGA_LANES,
+    SVR_SOLVER,
+    XGB_SHARED,
+    libsvm_off,
+)
 from ...design.classifiers import make_classifier
 from ...design.configs import PipelineConfig
 from . import boosters, ensembles, forests
 from .kernel_svm import DotProducts, covers_svc, fit_predict_svc
-from .logistic_rowspace import RowSpace, covers_logistic, fit_predict_logistic, rowspace_off
+from .logistic_rowspace import (
+    RowSpace,
+    covers_logistic,
+    fit_predict_logistic,
+    rowspace_off,
+)
 from .mlp_batch import MLPJob, covers_mlp, stacks_off
 from .rfe_path import solver_off
 from .saga_batch import SagaJob, covers_saga, lanes_off

@@ -22,7 +22,12 @@ import math
 
 import numpy as np
 
-from ..._compat import FOREST_BUILDER, forest_internals, off_reason, validate_estimator_params
+from ..._compat import (
+    FOREST_BUILDER,
+    forest_internals,
+    off_reason,
+    validate_estimator_params,
+)
 from .shared_matrices import SharedMatrices, is_int, plain_fit_predict
 
 __all__ = ["builder_off", "covers_forest", "forest_fit_predict", "forest_class"]

@@ -97,8 +97,9 @@ def covers_mlp(estimator) -> bool:
 
 def stacks_off() -> str | None:
     """Why the stacks are off here (switching them off), or None when they run."""
-    return gate(MLP_STACKS, "sklearn", (lambda: _stacks_match_library(), "they differ from "
-                "the installed scikit-learn and BLAS on the first-use self-check"))
+    return gate(MLP_STACKS, "sklearn", (lambda: _stacks_match_library(),
+                                        ("they differ from the installed scikit-learn and "
+                                         "BLAS on the first-use self-check")))
 
 
 #: The self-check's problems: (rows, inputs, classes, hidden layers, batch size,

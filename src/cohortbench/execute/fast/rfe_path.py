@@ -47,8 +47,8 @@ from functools import lru_cache
 import numpy as np
 
 from ..._compat import SVR_SOLVER, gate
-from .libsvm_direct import svr_precomputed_dual
 from .kernel_svm import libsvm_gram
+from .libsvm_direct import svr_precomputed_dual
 
 __all__ = ["RFEPath", "rfe_path", "solver_off"]
 

@@ -88,8 +88,8 @@ def lanes_off() -> str | None:
     """Why the lanes are off here (switching them off), or None when they run."""
     return gate(SAGA_LANES, "sklearn",
                 (lambda: compiled_loop("saga_lanes") is not None, "numba is not installed"),
-                (lambda: _lanes_match_library(), "they differ from the installed "
-                 "scikit-learn's saga on the first-use self-check"))
+                (lambda: _lanes_match_library(),
+                 "they differ from the installed scikit-learn's saga on the first-use self-check"))
 
 
 @functools.lru_cache(maxsize=1)
