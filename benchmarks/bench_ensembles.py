@@ -30,7 +30,7 @@ from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
 from cohortbench.design.classifiers import make_classifier
-from cohortbench.execute.fast import ensembles
+from cohortbench.execute.fast import ensembles, forests
 
 SETTINGS = [
     ("RF", {}),
@@ -89,7 +89,7 @@ def main() -> None:
 
             def fast(cold=True):
                 if cold:
-                    ensembles._STREAMS.clear()
+                    forests._STREAMS.clear()
                 shared = ensembles.SharedMatrices(train, test)
                 return [ensembles.fit_predict(estimator, shared, y) for y in labels]
 

@@ -16,15 +16,11 @@ from __future__ import annotations
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import LinearRegression
-from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import (
-    FLOAT_DTYPES,
-    _check_feature_names_in,
-    check_is_fitted,
-    validate_data,
-)
+from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_data
+
+from .._compat import Interval, check_feature_names_in, fit_context
 
 __all__ = ["ConfoundRemover", "split_side"]
 
@@ -100,7 +96,7 @@ class ConfoundRemover(TransformerMixin, BaseEstimator):
         self.n_side = n_side
         self.covariate_columns = covariate_columns
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the regressions of every feature on the covariates (training rows only).
 
@@ -144,5 +140,5 @@ class ConfoundRemover(TransformerMixin, BaseEstimator):
     def get_feature_names_out(self, input_features=None):
         """The feature names (the side columns are not output)."""
         check_is_fitted(self)
-        names = _check_feature_names_in(self, input_features)
+        names = check_feature_names_in(self, input_features)
         return np.asarray(names[: self.n_features_out_], dtype=object)

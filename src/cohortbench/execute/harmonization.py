@@ -47,15 +47,10 @@ from neuroCombat.neuroCombat import (
     find_parametric_adjustments,
     fit_LS_model_and_find_priors,
 )
-from sklearn.base import (
-    BaseEstimator,
-    OneToOneFeatureMixin,
-    TransformerMixin,
-    _fit_context,
-)
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_data
 
+from .._compat import Interval, StrOptions, fit_context
 from ..errors import DataError, StudyError
 from .confounds import side_indices, split_side
 
@@ -134,7 +129,7 @@ class ComBatHarmonizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             raise ValueError("The batch column of ComBatHarmonizer cannot also be preserved.")
         return int(batch[0]), preserve
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Estimate the ComBat model on these (training) rows.
 

@@ -20,9 +20,10 @@ import warnings
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_data
+
+from .._compat import Interval, StrOptions, fit_context
 
 __all__ = ["RowScaler", "ROW_METHODS"]
 
@@ -74,7 +75,7 @@ class RowScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.blocks = blocks
         self.n_side = n_side
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Validate ``X`` and the blocks; nothing is learned from the values.
 

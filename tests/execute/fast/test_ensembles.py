@@ -17,8 +17,9 @@ from sklearn.svm import SVC
 from sklearn.utils.validation import check_is_fitted
 from xgboost import XGBClassifier
 
+from cohortbench import _compat
 from cohortbench.design.classifiers import make_classifier
-from cohortbench.execute.fast import ensembles
+from cohortbench.execute.fast import boosters, forests
 from cohortbench.execute.fast.ensembles import SharedMatrices, covers, fit_predict
 
 
@@ -94,7 +95,7 @@ def test_forest_probabilities_are_bit_identical(index):
         x = _signal(train, y)
         shared = SharedMatrices(x, test)
         plain = clone(estimator).fit(x, y)
-        classes, proba = ensembles._forest_proba(estimator, shared.forest_inputs(), y)
+        classes, proba = forests._forest_proba(estimator, shared.forest_inputs(), y)
         np.testing.assert_array_equal(classes, plain.classes_)
         np.testing.assert_array_equal(proba, plain.predict_proba(test))
         np.testing.assert_array_equal(fit_predict(estimator, shared, y), plain.predict(test))
@@ -113,7 +114,7 @@ def test_forest_seeds_are_the_ones_fit_gives_its_trees():
     train, test = _matrices(1, 17, 8)
     forest = RandomForestClassifier(n_estimators=25, random_state=11, n_jobs=1)
     forest.fit(train, np.arange(17) % 2)
-    streams = ensembles._tree_streams(11, 17, 25)
+    streams = forests._tree_streams(11, 17, 25)
     assert [seed for seed, _, _ in streams] == [t.random_state for t in forest.estimators_]
     counts = np.bincount(np.random.RandomState(streams[3][0]).randint(0, 17, 17), minlength=17)
     np.testing.assert_array_equal(streams[3][1], counts)
@@ -140,12 +141,12 @@ def test_non_finite_training_data_falls_back_to_the_plain_forest():
 
 def test_first_draw_cache_replays_the_real_stream_for_any_use():
     real = np.random.RandomState(42)
-    first = real.randint(0, ensembles._RAND_R_MAX)
+    first = real.randint(0, forests._RAND_R_MAX)
     expected = [real.randint(0, 10), real.uniform()]
-    cached = ensembles._FirstDrawCached(42, first)
-    assert cached.randint(0, ensembles._RAND_R_MAX) == first
+    cached = forests._FirstDrawCached(42, first)
+    assert cached.randint(0, forests._RAND_R_MAX) == first
     assert [cached.randint(0, 10), cached.uniform()] == expected
-    other = ensembles._FirstDrawCached(42, first)  # used differently from the start
+    other = forests._FirstDrawCached(42, first)  # used differently from the start
     assert other.randint(0, 10) == np.random.RandomState(42).randint(0, 10)
 
 
@@ -164,7 +165,7 @@ def test_xgboost_models_are_identical_across_labels_and_hyperparameters(n_classe
             x_fit = _signal(train, y) if i % 2 else train
             local = SharedMatrices(x_fit, test) if i % 2 else shared
             plain = clone(estimator).fit(x_fit, y)
-            fast = ensembles._xgb_fitted(estimator, local, y)
+            fast = boosters._xgb_fitted(estimator, local, y)
             assert fast.get_booster().save_raw() == plain.get_booster().save_raw()
             np.testing.assert_array_equal(fast.predict_proba(test), plain.predict_proba(test))
     assert len(shared._built) == 1  # one quantile matrix served every fit on it
@@ -220,7 +221,7 @@ def test_lightgbm_models_are_identical_across_labels_and_hyperparameters(n_class
         estimator = LGBMClassifier(random_state=1, n_jobs=1, verbose=-1, **params)
         for y in labels:
             plain = clone(estimator).fit(train, y)
-            _, booster = ensembles._lgbm_fitted(estimator, shared, y)
+            _, booster = boosters._lgbm_fitted(estimator, shared, y)
             assert booster.model_to_string() == plain.booster_.model_to_string()
         _assert_same(estimator, train, test, labels, shared)
     # min_child_samples pre-filters features, so it is part of the Dataset's key;
@@ -302,7 +303,8 @@ def test_uncovered_estimators_still_get_the_plain_result():
 
 @pytest.mark.parametrize("kind,name", [("forest", "RF"), ("xgb", "XGB"), ("lgbm", "LGBM")])
 def test_missing_private_api_falls_back_to_plain_fits(monkeypatch, kind, name):
-    monkeypatch.setitem(ensembles._APIS, kind, None)
+    cache = forests._API if kind == "forest" else boosters._APIS
+    monkeypatch.setitem(cache, kind, None)
     estimator = clone(make_classifier(name, 0)).set_params(n_estimators=10)
     assert not covers(estimator)
     train, test = _matrices(41, 14, 6)
@@ -321,13 +323,19 @@ def test_importing_the_module_loads_no_booster_library():
 
 
 def test_untested_library_versions_disable_the_fast_paths(monkeypatch):
-    assert ensembles._load_forest_api() is not None
+    assert _compat.forest_internals() is not None
     monkeypatch.setattr(sklearn, "__version__", "1.10.0")
-    assert ensembles._load_forest_api() is None
+    assert _compat.forest_internals() is None
     import lightgbm
     import xgboost
 
+    assert _compat.xgboost_internals() is not None
+    assert _compat.lightgbm_internals() is not None
     monkeypatch.setattr(xgboost, "__version__", "4.0.0")
     monkeypatch.setattr(lightgbm, "__version__", "5.0.0")
-    assert ensembles._load_xgb_api() is None
-    assert ensembles._load_lgbm_api() is None
+    assert _compat.xgboost_internals() is None
+    assert _compat.lightgbm_internals() is None
+    assert _compat.switched_off() == {
+        _compat.FOREST_BUILDER: "scikit-learn 1.10.0 is not a tested version",
+        _compat.XGB_SHARED: "XGBoost 4.0.0 is not a tested version",
+        _compat.LGBM_SHARED: "LightGBM 5.0.0 is not a tested version"}

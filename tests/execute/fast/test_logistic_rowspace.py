@@ -99,9 +99,7 @@ def test_an_untested_scikit_learn_turns_the_path_off(monkeypatch):
 
     from cohortbench.execute.fast import logistic_rowspace
 
-    logistic_rowspace._internals_available.cache_clear()
+    assert covers_logistic(LogisticRegression(), 20, 200)
     monkeypatch.setattr(sklearn, "__version__", "1.10.0")
-    try:
-        assert not covers_logistic(LogisticRegression(), 20, 200)
-    finally:
-        logistic_rowspace._internals_available.cache_clear()
+    assert not covers_logistic(LogisticRegression(), 20, 200)
+    assert logistic_rowspace.rowspace_off() == "scikit-learn 1.10.0 is not a tested version"

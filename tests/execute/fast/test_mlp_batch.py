@@ -131,17 +131,17 @@ def test_untested_scikit_learn_versions_fit_networks_one_by_one(monkeypatch):
 
 
 def test_compiled_adam_step_equals_numpy_and_warns_where_numpy_would(monkeypatch):
-    from cohortbench.execute.fast import mlp_batch
+    from cohortbench.execute.fast import mlp_stack
 
-    calls, loop = [], mlp_batch.compiled_loop
-    monkeypatch.setattr(mlp_batch, "compiled_loop", lambda name: (
+    calls, loop = [], mlp_stack.compiled_loop
+    monkeypatch.setattr(mlp_stack, "compiled_loop", lambda name: (
         lambda *args: calls.append(name) or loop(name)(*args)))
     rng = np.random.default_rng(8)
     shapes = [(3, 50, 50), (3, 50)]  # over _COMPILED_ADAM_FROM: the compiled step runs
     params = [rng.standard_normal(s) for s in shapes]
     grads = [rng.standard_normal(s) for s in shapes]
-    compiled = mlp_batch._Adam([p.copy() for p in params], 1e-3, 0.9, 0.999, 1e-8)
-    plain = mlp_batch._Adam([p.copy() for p in params], 1e-3, 0.9, 0.999, 1e-8)
+    compiled = mlp_stack._Adam([p.copy() for p in params], 1e-3, 0.9, 0.999, 1e-8)
+    plain = mlp_stack._Adam([p.copy() for p in params], 1e-3, 0.9, 0.999, 1e-8)
     got, want = [p.copy() for p in params], [p.copy() for p in params]
     for _ in range(3):
         compiled.update(got, grads)
@@ -172,3 +172,60 @@ def test_one_input_column_per_network_is_fitted_as_scikit_learn_fits_it(batch_si
                                 model.coefs_ + model.intercepts_):
             np.testing.assert_array_equal(mine, theirs)
         np.testing.assert_array_equal(outcome.predicted, predicted)
+
+
+def test_loss_curves_are_scikit_learns_bit_for_bit():
+    from cohortbench.execute.fast import mlp_stack
+
+    rng = np.random.default_rng(13)
+    jobs = _problem_jobs(rng, 19, 6, 3, (30,), False, 3, max_iter=25, batch_size=7)
+    curves = {}
+    outcomes = mlp_stack.train_stack(jobs, curves)
+    for job, (_, _, _, n_iter, _) in zip(jobs, outcomes):
+        model = _reference(job)[0]
+        assert len(curves[id(job)]) == n_iter == model.n_iter_
+        assert curves[id(job)] == model.loss_curve_
+
+
+def test_first_use_self_check_passes_on_this_machine():
+    from cohortbench import _compat
+    from cohortbench.execute.fast import mlp_batch, mlp_stack
+
+    ks = [k for _, k, _, _, _, _ in mlp_batch._SELF_CHECK]
+    firsts = [k * hidden[0] for _, k, _, hidden, _, _ in mlp_batch._SELF_CHECK]
+    assert 1 in ks and max(firsts) >= mlp_stack._COMPILED_ADAM_FROM > min(firsts)
+    assert any(n % batch for n, _, _, _, batch, _ in mlp_batch._SELF_CHECK if batch != "auto")
+    assert any(classes > 2 for _, _, classes, _, _, _ in mlp_batch._SELF_CHECK)
+    assert mlp_batch._stacks_match_library() and mlp_batch.stacks_off() is None
+    assert _compat.MLP_STACKS not in _compat.switched_off()
+
+
+@pytest.mark.parametrize("case", range(4))
+@pytest.mark.parametrize("what", ["weights", "loss"])
+def test_self_check_switches_the_stacks_off_on_a_one_ulp_difference(monkeypatch, case, what):
+    # What another BLAS could do to one shape: one ulp in one weight, or in one loss.
+    from cohortbench import _compat
+    from cohortbench.execute.fast import mlp_batch, mlp_stack
+
+    k = mlp_batch._SELF_CHECK[case][1]
+    real = mlp_stack._step
+
+    def other_blas(Xb, Yb, coefs, *args):
+        loss = real(Xb, Yb, coefs, *args)
+        if coefs[0].shape[1] == k:
+            if what == "weights":
+                coefs[-1][0, 0, 0] = np.nextafter(coefs[-1][0, 0, 0], np.inf)
+            else:
+                loss[0] = np.nextafter(loss[0], np.inf)
+        return loss
+
+    monkeypatch.setattr(mlp_stack, "_step", other_blas)
+    mlp_batch._stacks_match_library.cache_clear()
+    try:
+        assert not covers_mlp(MLPClassifier(random_state=0))
+        assert "self-check" in mlp_batch.stacks_off()
+        assert "self-check" in _compat.switched_off()[_compat.MLP_STACKS]
+    finally:
+        mlp_batch._stacks_match_library.cache_clear()
+    monkeypatch.undo()
+    assert covers_mlp(MLPClassifier(random_state=0))

@@ -6,8 +6,8 @@ from sklearn.feature_selection import RFE
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVR
 
-from cohortbench.execute.fast._sklearn_compat import svr_precomputed_dual
 from cohortbench.execute.fast.kernel_svm import libsvm_gram
+from cohortbench.execute.fast.libsvm_direct import svr_precomputed_dual
 from cohortbench.execute.fast.rfe_path import RFEPath, rfe_path
 from cohortbench.execute.row_scaling import RowScaler
 

@@ -1,5 +1,6 @@
 """The compiled SVR solver is libsvm's: same dual coefficients and iteration count, bit for bit."""
 
+import importlib
 import warnings
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import SVR
 
-import importlib
+from cohortbench import _compat
 from cohortbench.execute.fast._svr_smo import svr_smo
 from cohortbench.execute.fast.kernel_svm import libsvm_gram
 
@@ -89,12 +90,15 @@ def test_compiled_solver_refused_where_the_installed_libsvm_rounds_otherwise(mon
 
     real = rfe_module.svr_precomputed_dual
     monkeypatch.setattr(rfe_module, "svr_precomputed_dual", other_libsvm)
-    rfe_module._compiled_smo.cache_clear()
+    rfe_module._smo_matches_library.cache_clear()
     try:
         assert rfe_module._compiled_smo() is None
+        assert "self-check" in rfe_module.solver_off()
+        assert "self-check" in _compat.switched_off()[_compat.SVR_SOLVER]
         support, dual_coef, _ = rfe_module.svr_dual(*_problem(1, 29, 8, 1.0, 1.0))
         assert len(support) == dual_coef.shape[1] > 0  # the library answered
     finally:
-        rfe_module._compiled_smo.cache_clear()
+        rfe_module._smo_matches_library.cache_clear()
     monkeypatch.undo()
     assert rfe_module._compiled_smo() is not None
+    assert rfe_module.solver_off() is None

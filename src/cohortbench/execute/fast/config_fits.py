@@ -8,17 +8,38 @@ folds of a hyperparameter search, so that both fit exactly what the reference
 from __future__ import annotations
 
 import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.neural_network import MLPClassifier
+from sklearn.svm import SVC
 
+from ..._compat import (
+    FAST_PATHS,
+    FOREST_BUILDER,
+    LGBM_SHARED,
+    LIBSVM_BINDING,
+    MLP_STACKS,
+    ROW_SPACE,
+    SAGA_LANES,
+    SVR_SOLVER,
+    XGB_SHARED,
+    libsvm_off,
+)
 from ...design.classifiers import make_classifier
 from ...design.configs import PipelineConfig
-from . import ensembles
+from . import boosters, ensembles, forests
 from .kernel_svm import DotProducts, covers_svc, fit_predict_svc
-from .logistic_rowspace import RowSpace, covers_logistic, fit_predict_logistic
-from .mlp_batch import MLPJob, covers_mlp
-from .saga_batch import SagaJob, covers_saga
+from .logistic_rowspace import (
+    RowSpace,
+    covers_logistic,
+    fit_predict_logistic,
+    rowspace_off,
+)
+from .mlp_batch import MLPJob, covers_mlp, stacks_off
+from .rfe_path import solver_off
+from .saga_batch import SagaJob, covers_saga, lanes_off
 from .shared_transforms import FoldTransforms, Item, LabelTransforms, computed
 
-__all__ = ["FAST_CLASSIFIERS", "feature_chain", "classify", "classify_steps"]
+__all__ = ["FAST_CLASSIFIERS", "feature_chain", "classify", "classify_steps", "paths_off"]
 
 FAST_CLASSIFIERS = ("SVM_LIN", "SVM_POLY", "SVM_RBF", "SVM_SIG",
                     "MLR_L2", "MLR_L1", "MLR_ENET", "KNN", "RF", "XGB", "LGBM", "MLP")
@@ -157,3 +178,53 @@ def _finite(features: Item) -> bool:
         item = features.derived["finite"] = Item(
             bool(np.isfinite(train).all() and np.isfinite(test).all()))
     return item.value
+
+
+_ENSEMBLE_CHECKS = {"forest": (FOREST_BUILDER, forests.builder_off),
+                    "xgb": (XGB_SHARED, boosters.xgb_off),
+                    "lgbm": (LGBM_SHARED, boosters.lgbm_off)}
+
+
+def paths_off(config: PipelineConfig) -> tuple[str, ...]:
+    """The switched-off fast paths this configuration's fits could take, with reasons.
+
+    Parameters
+    ----------
+    config : PipelineConfig
+
+    Returns
+    -------
+    tuple of str
+        ``"<path> off: <reason>"`` for each such path, in the order of
+        :data:`cohortbench.FAST_PATHS` (empty on the tested library
+        versions). The paths: RFE's ranking SVRs (compiled solver, libsvm
+        binding); SVC (libsvm binding); saga ``LogisticRegression`` (lanes);
+        lbfgs ``LogisticRegression`` without a reduction (row space, taken when the
+        features outnumber the training rows); ``MLPClassifier`` (stacks); forests
+        and boosters (their shared data). Asking runs each path's first-use
+        self-check if it has not run yet in this process.
+    """
+    estimator = make_classifier(config.classifier, 0)
+    checks = {}
+    if config.feature_selection == "rfe":
+        checks[LIBSVM_BINDING] = libsvm_off
+        checks[SVR_SOLVER] = solver_off
+    if type(estimator) is SVC:
+        checks[LIBSVM_BINDING] = libsvm_off
+    elif type(estimator) is LogisticRegression:
+        solver = estimator.get_params()["solver"]
+        if solver == "saga":
+            checks[SAGA_LANES] = lanes_off
+        elif solver == "lbfgs" and config.dim_reduction == "none":
+            checks[ROW_SPACE] = rowspace_off
+    elif type(estimator) is MLPClassifier:
+        checks[MLP_STACKS] = stacks_off
+    elif ensembles.ensemble_kind(estimator) is not None:
+        path, check = _ENSEMBLE_CHECKS[ensembles.ensemble_kind(estimator)]
+        checks[path] = check
+    notes = []
+    for path in FAST_PATHS:
+        reason = checks[path]() if path in checks else None
+        if reason is not None:
+            notes.append(f"{path} off: {reason}")
+    return tuple(notes)

@@ -32,7 +32,20 @@ Which path ran is recorded in ``EvaluationResult.engine``:
   ``MLP`` in stacks (:mod:`.mlp_batch`); ``MLR_L1``, ``MLR_ENET``, ``KNN`` and
   the other ``MLR_L2`` fits directly on the shared matrices);
 - ``"fast-fallback"``: the classifier is fitted as the reference does it
-  (user-registered estimators), still on the shared matrices.
+  (user-registered estimators), still on the shared matrices;
+- either, followed by ``"; <path> off: <reason>"`` for each fast sub-path the
+  configuration could take that switched itself off where it ran
+  (:func:`.config_fits.paths_off`), e.g. ``"fast; saga lanes off: scikit-learn
+  1.10.0 is not a tested version"``. The paths are those of
+  :data:`cohortbench._compat.FAST_PATHS`: ``libsvm binding`` (SVC, and RFE's
+  ranking SVRs), ``SVR solver`` (RFE), ``saga lanes`` (``MLR_L1``, ``MLR_ENET``),
+  ``MLP stacks``, ``forest builder`` (RF), ``XGBoost shared data``, ``LightGBM
+  shared data`` and ``L2 row-space logistic regression`` (``MLR_L2``). A path
+  switches off outside the library versions it was tested on
+  (:data:`cohortbench._compat.TESTED_VERSIONS`), when an internal it uses is
+  missing, or when its first-use self-check against the installed library
+  disagrees; the plain estimator then runs, with the same results. On the tested
+  versions nothing is off and the value is ``"fast"`` or ``"fast-fallback"``.
 
 Agreement with the reference: every matrix and every fit is the reference's, bit
 for bit, with two exceptions, both the same computation rounded differently:
@@ -70,7 +83,7 @@ from ..permutations import label_vectors
 from ..problem import Problem
 from ..scoring import assemble_result, pooled_accuracy
 from ..splits import outer_splits
-from .config_fits import FAST_CLASSIFIERS, classify_steps, feature_chain
+from .config_fits import FAST_CLASSIFIERS, classify_steps, feature_chain, paths_off
 from .batched import run_batched
 from .nested_search import OuterSplitSearch
 from .shared_transforms import FoldTransforms, LabelTransforms, ViewTransforms
@@ -95,25 +108,27 @@ class _Ledger:
         self.seconds = np.zeros(n_configs)
         self.offsets = [np.cumsum([0] + [len(test) for _, test in label_splits])
                         for label_splits in splits]
-        width = max(int(o[-1]) for o in self.offsets)
+        width = max(int(bounds[-1]) for bounds in self.offsets)
         self.predicted = np.full((n_configs, len(splits), width), -1, dtype=np.int64)
         self.first_seen: list[dict[str, tuple]] = [{} for _ in range(n_configs)]
         self.chosen: list[dict[tuple, dict]] = [{} for _ in range(n_configs)]
         self.failed: dict[int, Exception] = {}
 
-    def record(self, ci: int, li: int, fi: int, predicted, texts) -> None:
-        start = self.offsets[li][fi]
-        self.predicted[ci, li, start:start + len(predicted)] = predicted
-        seen = self.first_seen[ci]
-        for j, text in enumerate(texts):
-            when = (li, fi, j)
+    def record(self, config_index: int, label_vector: int, fold: int, predicted,
+               texts) -> None:
+        start = self.offsets[label_vector][fold]
+        self.predicted[config_index, label_vector, start:start + len(predicted)] = predicted
+        seen = self.first_seen[config_index]
+        for order, text in enumerate(texts):
+            when = (label_vector, fold, order)
             if text not in seen or when < seen[text]:
                 seen[text] = when
 
-    def fold_predictions(self, ci: int, li: int):
-        """The predicted codes of each fold of label vector ``li``."""
-        o = self.offsets[li]
-        return [self.predicted[ci, li, o[f]:o[f + 1]] for f in range(len(o) - 1)]
+    def fold_predictions(self, config_index: int, label_vector: int):
+        """The predicted codes of each fold of label vector ``label_vector``."""
+        bounds = self.offsets[label_vector]
+        return [self.predicted[config_index, label_vector, bounds[fold]:bounds[fold + 1]]
+                for fold in range(len(bounds) - 1)]
 
     def settle(self, items) -> None:
         """Charge each item's (and its derived items') seconds to its users, evenly."""
@@ -125,13 +140,14 @@ class _Ledger:
                         self.seconds[user] += share
 
 
-def _config_steps(ci, config, cv, fold, labels, search, ledger, tag):
+def _config_steps(config_index, config, cv, fold, labels, search, ledger, where):
     """One configuration on one (split, label vector), as a generator for the driver.
 
-    Its predictions, warnings and time go to the ledger; an error marks the
-    configuration failed (it is then left out of all further work).
+    ``where`` is the ``(label vector, fold)`` pair. Its predictions, warnings and
+    time go to the ledger; an error marks the configuration failed (it is then
+    left out of all further work).
     """
-    if ci in ledger.failed:
+    if config_index in ledger.failed:
         return
     try:
         chain = feature_chain(config, fold, labels)
@@ -143,22 +159,22 @@ def _config_steps(ci, config, cv, fold, labels, search, ledger, tag):
             texts.extend(own.warnings)
         else:
             predicted, chosen, texts, seconds, used = yield from search.fit_predict_steps(
-                ci, config, chain)
-            ledger.chosen[ci][tag] = chosen
+                config_index, config, chain)
+            ledger.chosen[config_index][where] = chosen
     except Exception as exc:  # noqa: BLE001 - the caller decides what a failure means
-        ledger.failed.setdefault(ci, exc)
+        ledger.failed.setdefault(config_index, exc)
         return
-    ledger.seconds[ci] += seconds
+    ledger.seconds[config_index] += seconds
     for item in chain + used:
-        item.users.add(ci)
-    ledger.record(ci, *tag, np.asarray(predicted, dtype=np.int64), texts)
+        item.users.add(config_index)
+    ledger.record(config_index, *where, np.asarray(predicted, dtype=np.int64), texts)
 
 
 def _predictions(splits, per_fold, n_eval: int) -> np.ndarray:
     """Stack one label vector's fold predictions as the reference does: (R, n_eval)."""
     rows: list[list[int]] = []
     times_seen = np.zeros(n_eval, dtype=np.int64)
-    for (train, test), predicted in zip(splits, per_fold):
+    for (_, test), predicted in zip(splits, per_fold):
         for row, label in zip(test, predicted):
             repeat = times_seen[row]
             if repeat == len(rows):
@@ -240,6 +256,10 @@ class PartialEvaluation:
         Outer fold -> chosen hyperparameters, for the real labels (empty when this
         part does not hold label vector 0 or the configuration has no search).
     seconds : float
+    paths_off : tuple of str
+        The fast paths this configuration could take that were switched off
+        where this part ran (:func:`.config_fits.paths_off`); named in the
+        result's ``engine``.
     """
 
     start: int
@@ -248,6 +268,7 @@ class PartialEvaluation:
     first_seen: dict
     chosen: dict
     seconds: float
+    paths_off: tuple = ()
 
 
 def evaluate_fast_part(problem: Problem, configs: list[PipelineConfig], cv: CVScheme,
@@ -277,34 +298,34 @@ def evaluate_fast_part(problem: Problem, configs: list[PipelineConfig], cv: CVSc
     if not 0 <= first < stop <= len(vectors):
         raise ValueError(f"label vectors {first}..{stop - 1} are not within 0..{len(vectors) - 1}.")
     ledger = _Ledger(len(configs), splits)
-    for ci, wanted in enumerate(records or []):
+    for config_index, wanted in enumerate(records or []):
         if wanted:  # TODO(lead): per-fold records on the fast path
-            ledger.failed[ci] = NotImplementedError("per-fold records")
+            ledger.failed[config_index] = NotImplementedError("per-fold records")
     rfe_k_min = _rfe_k_min(configs, n_features)
 
     # Group (label vector, fold) pairs by their split so label-free work is done once.
-    groups: dict[bytes, list[tuple[int, int]]] = {}
-    for li in range(first, stop):
-        for fi, (train, test) in enumerate(splits[li]):
+    same_split: dict[bytes, list[tuple[int, int]]] = {}
+    for label_vector in range(first, stop):
+        for fold_index, (train, test) in enumerate(splits[label_vector]):
             key = train.tobytes() + b"|" + test.tobytes()
-            groups.setdefault(key, []).append((li, fi))
+            same_split.setdefault(key, []).append((label_vector, fold_index))
 
     view = ViewTransforms(problem.X, problem.blocks)
-    for members in groups.values():
-        li0, fi0 = members[0]
-        train, test = splits[li0][fi0]
+    for pairs in same_split.values():
+        train, test = splits[pairs[0][0]][pairs[0][1]]
         fold = FoldTransforms(view, train, test)
         # Label vectors of one split run together, so that their networks (and
         # those of every configuration and search candidate) are trained in stacks.
-        for chunk in range(0, len(members), _LABEL_VECTORS_TOGETHER):
+        for chunk in range(0, len(pairs), _LABEL_VECTORS_TOGETHER):
             steps, searches = [], []
-            for li, fi in members[chunk:chunk + _LABEL_VECTORS_TOGETHER]:
-                y_train = vectors[li][train]
+            for where in pairs[chunk:chunk + _LABEL_VECTORS_TOGETHER]:
+                y_train = vectors[where[0]][train]
                 labels = LabelTransforms(fold, y_train, rfe_k_min)
                 search = OuterSplitSearch(fold, y_train, cv, problem.task, problem.classes,
                                           rfe_k_min)
-                steps += [_config_steps(ci, config, cv, fold, labels, search, ledger, (li, fi))
-                          for ci, config in enumerate(configs)]
+                steps += [_config_steps(config_index, config, cv, fold, labels, search,
+                                        ledger, where)
+                          for config_index, config in enumerate(configs)]
                 searches.append((labels, search))
             run_batched(steps)
             for labels, search in searches:
@@ -314,19 +335,22 @@ def evaluate_fast_part(problem: Problem, configs: list[PipelineConfig], cv: CVSc
         ledger.settle(fold.items.values())
     ledger.settle(view.items.values())
 
-    done = [ci for ci in range(len(configs)) if ci not in ledger.failed]
+    done = [index for index in range(len(configs)) if index not in ledger.failed]
     # Whatever the ledger did not see (grouping, bookkeeping) is spread evenly.
     elapsed = time.perf_counter() - start_time
     overhead = max(elapsed - float(ledger.seconds[done].sum()), 0.0) / max(len(done), 1)
-    outcomes: list = [ledger.failed.get(ci) for ci in range(len(configs))]
-    for ci in done:
-        outcomes[ci] = PartialEvaluation(
+    outcomes: list = [ledger.failed.get(index) for index in range(len(configs))]
+    for index in done:
+        outcomes[index] = PartialEvaluation(
             start=first, stop=stop,
-            predicted={li: [p.copy() for p in ledger.fold_predictions(ci, li)]
-                       for li in range(first, stop)},
-            first_seen=dict(ledger.first_seen[ci]),
-            chosen={fi: params for (li, fi), params in ledger.chosen[ci].items() if li == 0},
-            seconds=float(ledger.seconds[ci]) + overhead)
+            predicted={label_vector: [p.copy() for p in
+                                      ledger.fold_predictions(index, label_vector)]
+                       for label_vector in range(first, stop)},
+            first_seen=dict(ledger.first_seen[index]),
+            chosen={fold: params for (label_vector, fold), params
+                    in ledger.chosen[index].items() if label_vector == 0},
+            seconds=float(ledger.seconds[index]) + overhead,
+            paths_off=paths_off(configs[index]))
     return outcomes
 
 
@@ -359,8 +383,10 @@ def _joined(problem, config, parts, vectors, splits) -> EvaluationResult:
         raise ValueError(f"parts {[(p.start, p.stop) for p in parts]} do not cover label "
                          f"vectors 0..{len(vectors) - 1} exactly once.")
     n_eval = problem.n_eval
-    per_fold = {li: folds for part in parts for li, folds in part.predicted.items()}
-    runs = [_predictions(splits[li], per_fold[li], n_eval) for li in range(len(vectors))]
+    per_fold = {label_vector: folds for part in parts
+                for label_vector, folds in part.predicted.items()}
+    runs = [_predictions(splits[label_vector], per_fold[label_vector], n_eval)
+            for label_vector in range(len(vectors))]
     nulls = [pooled_accuracy(v[:n_eval], run) for v, run in zip(vectors[1:], runs[1:])]
     seen: dict[str, tuple] = {}
     for part in parts:
@@ -370,11 +396,13 @@ def _joined(problem, config, parts, vectors, splits) -> EvaluationResult:
     n_used = n_features = problem.X.shape[1]
     if config.feature_selection != "none":
         n_used = min(int(config.n_features), n_features)
+    engine = "fast" if config.classifier in FAST_CLASSIFIERS else "fast-fallback"
+    notes = dict.fromkeys(note for part in parts for note in part.paths_off)
     return assemble_result(
         problem, config, runs[0], splits[0], nulls,
-        chosen_params=[parts[0].chosen.get(fi, {}) for fi in range(len(splits[0]))],
+        chosen_params=[parts[0].chosen.get(fold, {}) for fold in range(len(splits[0]))],
         n_features_used=n_used, seconds=float(sum(part.seconds for part in parts)),
-        engine="fast" if config.classifier in FAST_CLASSIFIERS else "fast-fallback",
+        engine="; ".join([engine, *notes]),
         warnings=tuple(sorted(seen, key=seen.__getitem__)))
 
 

@@ -28,7 +28,7 @@ import numpy as np
 from scipy.linalg.blas import ddot
 from sklearn.svm import SVC
 
-from ._sklearn_compat import svc_precomputed_predict
+from .libsvm_direct import svc_precomputed_predict
 
 __all__ = ["DotProducts", "covers_svc", "fit_predict_svc", "libsvm_gram", "libsvm_powi"]
 

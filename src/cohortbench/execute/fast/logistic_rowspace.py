@@ -31,27 +31,18 @@ evaluations) covers it, and the benchmark reports what it measured.
 
 from __future__ import annotations
 
-import functools
 import math
 
 import numpy as np
 
-from ._sklearn_compat import tested_version
+from ..._compat import ROW_SPACE, logistic_internals, off_reason
 
-__all__ = ["covers_logistic", "RowSpace", "fit_predict_logistic"]
+__all__ = ["covers_logistic", "RowSpace", "fit_predict_logistic", "rowspace_off"]
 
 
-@functools.cache
-def _internals_available() -> bool:
-    """scikit-learn's loss and lbfgs helpers, as used here (tested versions only)."""
-    try:
-        from sklearn._loss.loss import HalfBinomialLoss, HalfMultinomialLoss  # noqa: F401
-        from sklearn.linear_model._linear_loss import LinearModelLoss  # noqa: F401
-        from sklearn.linear_model._logistic import _LOGISTIC_SOLVER_CONVERGENCE_MSG  # noqa: F401
-        from sklearn.utils.optimize import _check_optimize_result  # noqa: F401
-    except ImportError:
-        return False
-    return tested_version("sklearn")
+def rowspace_off() -> str | None:
+    """Why the row-space fit is off here (switched off), or None when it runs."""
+    return off_reason(ROW_SPACE, logistic_internals() is not None)
 
 
 def covers_logistic(estimator, n_train: int, n_features: int) -> bool:
@@ -59,7 +50,7 @@ def covers_logistic(estimator, n_train: int, n_features: int) -> bool:
     from sklearn.linear_model import LogisticRegression
 
     if (type(estimator) is not LogisticRegression or n_features <= n_train + 1
-            or not _internals_available()):
+            or rowspace_off() is not None):
         return False
     params = estimator.get_params()
     C = params["C"]
@@ -132,23 +123,20 @@ def fit_rowspace(estimator, space: RowSpace, y_train: np.ndarray):
     ``(K, p)`` otherwise), as ``LogisticRegression.fit`` would give it up to rounding.
     """
     from scipy import optimize
-    from sklearn._loss.loss import HalfBinomialLoss, HalfMultinomialLoss
-    from sklearn.linear_model._linear_loss import LinearModelLoss
-    from sklearn.linear_model._logistic import _LOGISTIC_SOLVER_CONVERGENCE_MSG
-    from sklearn.utils.optimize import _check_optimize_result
 
+    sk = logistic_internals()
     classes = np.unique(y_train)
     params = estimator.get_params()
     tol, max_iter = params["tol"], params["max_iter"]
     z, n = space.z_train, space.z_train.shape[0]
     binary = len(classes) == 2
     if binary:
-        loss = LinearModelLoss(base_loss=HalfBinomialLoss(), fit_intercept=True)
+        loss = sk.linear_loss(base_loss=sk.binomial(), fit_intercept=True)
         target = (y_train == classes[1]).astype(np.float64)
         w0 = np.zeros(z.shape[1] + 1)
     else:
-        loss = LinearModelLoss(base_loss=HalfMultinomialLoss(n_classes=len(classes)),
-                               fit_intercept=True)
+        loss = sk.linear_loss(base_loss=sk.multinomial(n_classes=len(classes)),
+                              fit_intercept=True)
         target = np.searchsorted(classes, y_train).astype(np.float64)
         w0 = np.zeros((len(classes), z.shape[1] + 1), order="F").ravel(order="F")
     args = (z, target, None, 1.0 / (params["C"] * n), 1)
@@ -182,8 +170,7 @@ def fit_rowspace(estimator, space: RowSpace, y_train: np.ndarray):
         if state["converged"]:
             n_iter = state["iterations"]
         else:
-            n_iter = _check_optimize_result("lbfgs", result, max_iter,
-                                            extra_warning_msg=_LOGISTIC_SOLVER_CONVERGENCE_MSG)
+            n_iter = sk.check_result("lbfgs", result, max_iter, extra_warning_msg=sk.message)
         w = result.x
     if binary:
         return w[None, :-1], w[-1:], n_iter

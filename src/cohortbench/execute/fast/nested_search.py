@@ -75,7 +75,7 @@ class OuterSplitSearch:
                 self._inner.append((inner, labels, y[test]))
         return self._inner
 
-    def _scores_steps(self, ci: int, config: PipelineConfig, candidates: list):
+    def _scores_steps(self, config_index: int, config: PipelineConfig, candidates: list):
         """Mean inner accuracy of each candidate: ``[(score, warnings, own seconds)]``.
 
         A generator (see :func:`.config_fits.classify_steps`): the network fits of
@@ -107,18 +107,18 @@ class OuterSplitSearch:
         out, fresh = [], set(todo)
         for key in keys:
             score, texts, seconds, used_items = self._memo[key]
-            self._charge(ci, used_items)
+            self._charge(config_index, used_items)
             # A point scored before (another strategy, or twice here) costs nothing more.
             out.append((score, texts, seconds if key in fresh else 0.0))
             fresh.discard(key)
         return out
 
     @staticmethod
-    def _charge(ci: int, items) -> None:
+    def _charge(config_index: int, items) -> None:
         for item in items:
-            item.users.add(ci)
+            item.users.add(config_index)
 
-    def fit_predict_steps(self, ci: int, config: PipelineConfig, outer_features: list):
+    def fit_predict_steps(self, config_index: int, config: PipelineConfig, outer_features: list):
         """Search, refit the best candidate on the outer training rows, predict.
 
         A generator (see :func:`.config_fits.classify_steps`): grid and random
@@ -127,7 +127,7 @@ class OuterSplitSearch:
 
         Parameters
         ----------
-        ci : int
+        config_index : int
             The configuration's index (for apportioning shared time).
         config : PipelineConfig
             A configuration whose ``search`` is ``grid``, ``random`` or ``bayes``.
@@ -156,7 +156,7 @@ class OuterSplitSearch:
                 params = next(trials)
                 while True:
                     ((value, fit_texts, fit_seconds),) = yield from self._scores_steps(
-                        ci, config, [params])
+                        config_index, config, [params])
                     texts.extend(fit_texts)
                     seconds += fit_seconds
                     params = trials.send(value)
@@ -167,7 +167,7 @@ class OuterSplitSearch:
                      else random_candidates(space, self.cv.seed))
             scores = []
             for value, fit_texts, fit_seconds in (
-                    yield from self._scores_steps(ci, config, tried)):
+                    yield from self._scores_steps(config_index, config, tried)):
                 scores.append(value)
                 texts.extend(fit_texts)
                 seconds += fit_seconds

@@ -46,10 +46,11 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._sklearn_compat import svr_precomputed_dual, tested_version
+from ..._compat import SVR_SOLVER, gate
 from .kernel_svm import libsvm_gram
+from .libsvm_direct import svr_precomputed_dual
 
-__all__ = ["RFEPath", "rfe_path"]
+__all__ = ["RFEPath", "rfe_path", "solver_off"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,9 +91,8 @@ class RFEPath:
         return mask
 
 
-@lru_cache(maxsize=1)
-def _compiled_smo():
-    """libsvm's SVR solver compiled (:mod:`._svr_smo`), or None where it is not libsvm's.
+def solver_off() -> str | None:
+    """Why the compiled SVR solver is off here (switching it off), or None when it runs.
 
     Besides the scikit-learn version, the installed libsvm is asked once: a build
     that rounds differently (e.g. one compiled with fused multiply-add, as some
@@ -100,23 +100,38 @@ def _compiled_smo():
     ~30,000-iteration problem (shrinking and unshrinking included) must come out
     bit for bit the same, or the library runs every fit.
     """
-    if not tested_version("sklearn"):
-        return None
+    return gate(SVR_SOLVER, "sklearn", (lambda: _solver() is not None, "numba is not installed"),
+                (lambda: _smo_matches_library(),
+                 "it differs from the installed libsvm on the first-use self-check"))
+
+
+def _compiled_smo():
+    """libsvm's SVR solver compiled (:mod:`._svr_smo`), or None where it is switched off."""
+    return _solver() if solver_off() is None else None
+
+
+@lru_cache(maxsize=1)
+def _solver():
     try:
         from ._svr_smo import svr_smo
     except ImportError:  # pragma: no cover - numba is a dependency
         return None
+    return svr_smo
+
+
+@lru_cache(maxsize=1)
+def _smo_matches_library() -> bool:
+    """Whether the compiled solver gives the installed libsvm's answer on a hard problem."""
     rng = np.random.default_rng(9)
     rows = rng.normal(size=(29, 10)) * 5.0 + 25.0  # unscaled: an ill-conditioned dual
     y = (np.arange(29) % 3).astype(np.float64)
     rng.shuffle(y)
     gram = libsvm_gram(rows)
     coef = np.zeros(len(y))
-    n_iter = svr_smo(gram, y, 1.0, 0.1, 1e-3, -1, coef)
+    n_iter = _solver()(gram, y, 1.0, 0.1, 1e-3, -1, coef)
     support, dual_coef, library_iter = svr_precomputed_dual(gram, y)
-    same = (n_iter == library_iter and np.array_equal(np.flatnonzero(coef), support)
-            and np.array_equal(coef[support], dual_coef[0]))
-    return svr_smo if same else None
+    return bool(n_iter == library_iter and np.array_equal(np.flatnonzero(coef), support)
+                and np.array_equal(coef[support], dual_coef[0]))
 
 
 def svr_dual(gram, y, *, C=1.0, epsilon=0.1, tol=1e-3):

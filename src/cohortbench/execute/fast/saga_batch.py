@@ -40,11 +40,11 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
+from ..._compat import SAGA_LANES, gate, saga_step_size
 from ..scoring import warning_text
-from ._sklearn_compat import tested_version
 from .batched import FitOutcome, compiled_loop, plain_fit
 
-__all__ = ["SagaJob", "covers_saga", "fit_predict_sagas"]
+__all__ = ["SagaJob", "covers_saga", "fit_predict_sagas", "lanes_off"]
 
 #: Numbers (weights, gradient sums, previous weights, inputs) one chunk of lanes may
 #: hold: ~2 MB, so that a step's passes over them stay in the CPU caches.
@@ -66,9 +66,9 @@ def covers_saga(estimator) -> bool:
     bool
         True for a ``LogisticRegression`` with ``solver="saga"``, an L1 part
         (``0 < l1_ratio <= 1``), an intercept, no class weights, no warm start and
-        an integer ``random_state``, on a tested scikit-learn, with numba present.
+        an integer ``random_state``, while the lanes are on (:func:`lanes_off`).
     """
-    if type(estimator) is not LogisticRegression or not tested_version("sklearn"):
+    if type(estimator) is not LogisticRegression:
         return False
     params = estimator.get_params()
     C, l1_ratio, seed = params["C"], params["l1_ratio"], params["random_state"]
@@ -81,7 +81,15 @@ def covers_saga(estimator) -> bool:
         and params.get("n_jobs") is None
         and isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
         and isinstance(params["max_iter"], int) and params["max_iter"] > 0
-        and compiled_loop("saga_lanes") is not None and _lanes_match_library())
+        and lanes_off() is None)
+
+
+def lanes_off() -> str | None:
+    """Why the lanes are off here (switching them off), or None when they run."""
+    return gate(SAGA_LANES, "sklearn",
+                (lambda: compiled_loop("saga_lanes") is not None, "numba is not installed"),
+                (lambda: _lanes_match_library(),
+                 "they differ from the installed scikit-learn's saga on the first-use self-check"))
 
 
 @functools.lru_cache(maxsize=1)
@@ -152,7 +160,6 @@ def _dataset_seed(random_state: int) -> int:
 
 def _lane(job: SagaJob) -> _Lane | None:
     """The solver's inputs for ``job``, as scikit-learn computes them (None: fit it plainly)."""
-    from sklearn.linear_model._sag import get_auto_step_size
     from sklearn.utils.extmath import row_norms
 
     train = job.train
@@ -171,9 +178,9 @@ def _lane(job: SagaJob) -> _Lane | None:
     # too), then sag_solver's scaling by the number of rows.
     alpha = float((1.0 / C) * (1 - l1_ratio)) / n
     beta = float((1.0 / C) * l1_ratio) / n
-    step = get_auto_step_size(row_norms(train, squared=True).max(), alpha,
-                              "multinomial" if multinomial else "log", True,
-                              n_samples=n, is_saga=True)
+    step = saga_step_size(row_norms(train, squared=True).max(), alpha,
+                          "multinomial" if multinomial else "log", True,
+                          n_samples=n, is_saga=True)
     if step * alpha == 1:
         return None
     return _Lane(classes, target, float(step), alpha, beta,

@@ -1,12 +1,13 @@
-"""Reaches into scikit-learn internals, and the library versions every fast path was tested on.
+"""SVR and SVC on precomputed kernels through scikit-learn's own libsvm binding.
 
-The fast engine calls libsvm through scikit-learn's own low-level binding
-(``sklearn.svm._libsvm.fit`` / ``predict``) with exactly the arguments ``SVR.fit``
-and ``SVC.fit``/``SVC.predict`` pass, so it runs the same solver on the same inputs
-without 0.3-2 ms of estimator overhead (validation, parameter introspection) per
-fit. If that private binding is missing or its signature changes, the public
-``SVR``/``SVC(kernel="precomputed")`` is used instead: slower, same results. The
-tests compare both paths bit for bit.
+The fast engine calls libsvm through scikit-learn's low-level binding
+(``sklearn.svm._libsvm.fit`` / ``predict``, reached through :mod:`cohortbench._compat`)
+with exactly the arguments ``SVR.fit`` and ``SVC.fit``/``SVC.predict`` pass, so it
+runs the same solver on the same inputs without 0.3-2 ms of estimator overhead
+(validation, parameter introspection) per fit. Where the binding is switched off
+(missing, an untested scikit-learn, or its signature changed: see
+:func:`cohortbench._compat.libsvm_off`), the public ``SVR``/``SVC(kernel="precomputed")``
+is used instead: slower, same results. The tests compare both paths bit for bit.
 """
 
 from __future__ import annotations
@@ -19,32 +20,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.svm import SVC, SVR
 from sklearn.utils import check_random_state
 
-try:  # private API: checked against SVR(kernel="precomputed") by the tests
-    from sklearn.svm import _libsvm
-except ImportError:  # pragma: no cover - depends on the installed scikit-learn
-    _libsvm = None
+from ..._compat import libsvm_fit, libsvm_off, libsvm_predict
 
-__all__ = ["svr_precomputed_dual", "svc_precomputed_predict", "TESTED_VERSIONS",
-           "tested_version"]
-
-#: Library versions whose internals the fast paths were checked against (bit for bit);
-#: elsewhere those paths are switched off and the plain estimators run.
-TESTED_VERSIONS = {"sklearn": ("1.9.",), "xgboost": ("3.",), "lightgbm": ("4.",)}
-
-
-def tested_version(module_name: str) -> bool:
-    """Whether the installed ``module_name`` is a version in :data:`TESTED_VERSIONS`."""
-    import importlib
-
-    try:
-        module = importlib.import_module(module_name)  # a fixed name from TESTED_VERSIONS
-    except ImportError:
-        return False
-    return str(module.__version__).startswith(TESTED_VERSIONS[module_name])
+__all__ = ["svr_precomputed_dual", "svc_precomputed_predict"]
 
 _C_SVC = 0  # index of "c_svc" in sklearn.svm._base.LIBSVM_IMPL
 _EPSILON_SVR = 3  # index of "epsilon_svr"
-_USE_PRIVATE = _libsvm is not None
 
 
 def svr_precomputed_dual(K, y, *, C=1.0, epsilon=0.1, tol=1e-3, cache_size=200.0):
@@ -70,20 +51,14 @@ def svr_precomputed_dual(K, y, *, C=1.0, epsilon=0.1, tol=1e-3, cache_size=200.0
     n_iter : int
         libsvm's iteration count (how hard the problem was).
     """
-    global _USE_PRIVATE
-    if _USE_PRIVATE:
-        try:
-            # libsvm's printing is a C global that SVR.fit resets before each fit.
-            _libsvm.set_verbosity_wrap(0)
-            out = _libsvm.fit(
-                K, y, svm_type=_EPSILON_SVR, kernel="precomputed", degree=3,
-                gamma=0.0, coef0=0.0, tol=tol, C=C, nu=0.5, epsilon=epsilon,
-                class_weight=np.empty(0), sample_weight=np.empty(0), shrinking=1,
-                probability=0, cache_size=cache_size, max_iter=-1, random_seed=0,
-            )
-            return out[0], out[3], int(out[8][0])
-        except TypeError:  # pragma: no cover - signature changed upstream
-            _USE_PRIVATE = False
+    out = libsvm_fit(
+        K, y, svm_type=_EPSILON_SVR, kernel="precomputed", degree=3,
+        gamma=0.0, coef0=0.0, tol=tol, C=C, nu=0.5, epsilon=epsilon,
+        class_weight=np.empty(0), sample_weight=np.empty(0), shrinking=1,
+        probability=0, cache_size=cache_size, max_iter=-1, random_seed=0,
+    )
+    if out is not None:
+        return out[0], out[3], int(out[8][0])
     model = SVR(kernel="precomputed", C=C, epsilon=epsilon, tol=tol,
                 cache_size=cache_size).fit(K, y)
     return model.support_, model.dual_coef_, int(model.n_iter_)
@@ -112,30 +87,26 @@ def svc_precomputed_predict(estimator: SVC, k_train, y, k_test) -> np.ndarray:
     ndarray of shape (m,)
         Predicted labels (values of ``y``).
     """
-    global _USE_PRIVATE
     params = estimator.get_params()
-    if _USE_PRIVATE and _direct_svc_applies(params):
+    if _direct_svc_applies(params) and libsvm_off() is None:
         # What SVC._validate_targets, BaseLibSVM.fit and BaseSVC.predict do.
         classes, codes = np.unique(np.asarray(y).ravel(), return_inverse=True)
         if len(classes) < 2:
             raise ValueError("The number of classes has to be greater than one; got "
                              f"{len(classes)} class")
         seed = check_random_state(params["random_state"]).randint(np.iinfo("i").max)
-        try:
-            _libsvm.set_verbosity_wrap(0)
+        out = libsvm_fit(
+            np.ascontiguousarray(k_train, dtype=np.float64),
+            np.asarray(codes, dtype=np.float64, order="C"),
+            svm_type=_C_SVC, kernel="precomputed", degree=params["degree"], gamma=0.0,
+            coef0=params["coef0"], tol=params["tol"], C=params["C"], nu=0.0,
+            epsilon=0.0, class_weight=np.ones(len(classes)),
+            sample_weight=np.empty(0), shrinking=params["shrinking"], probability=0,
+            cache_size=params["cache_size"], max_iter=params["max_iter"],
+            random_seed=seed)
+        if out is not None:
             (support, support_vectors, n_support, dual_coef, intercept, prob_a, prob_b,
-             fit_status, _) = _libsvm.fit(
-                np.ascontiguousarray(k_train, dtype=np.float64),
-                np.asarray(codes, dtype=np.float64, order="C"),
-                svm_type=_C_SVC, kernel="precomputed", degree=params["degree"], gamma=0.0,
-                coef0=params["coef0"], tol=params["tol"], C=params["C"], nu=0.0,
-                epsilon=0.0, class_weight=np.ones(len(classes)),
-                sample_weight=np.empty(0), shrinking=params["shrinking"], probability=0,
-                cache_size=params["cache_size"], max_iter=params["max_iter"],
-                random_seed=seed)
-        except TypeError:  # pragma: no cover - signature changed upstream
-            _USE_PRIVATE = False
-        else:
+             fit_status, _) = out
             if fit_status == 1:
                 warnings.warn(
                     "Solver terminated early (max_iter=%i)."
@@ -147,7 +118,7 @@ def svc_precomputed_predict(estimator: SVC, k_train, y, k_test) -> np.ndarray:
                     "The dual coefficients or intercepts are not finite."
                     " The input data may contain large values and need to be"
                     " preprocessed.")
-            predicted = _libsvm.predict(
+            predicted = libsvm_predict(
                 np.ascontiguousarray(k_test, dtype=np.float64), support, support_vectors,
                 n_support, dual_coef, intercept, prob_a, prob_b, svm_type=_C_SVC,
                 kernel="precomputed", degree=params["degree"], coef0=params["coef0"],
