@@ -317,7 +317,7 @@ def _check_sendable(backend) -> None:
 
 def run_study(study: LoadedStudy, run_dir: Path, *, backend: Backend | None = None,
               progress: Progress | None = None, engine: str = "fast",
-              replace: bool = False) -> RunOutcome:
+              replace: bool = False, expected_cost=None) -> RunOutcome:
     """Run (or resume) every stage of ``study`` into ``run_dir``.
 
     Parameters
@@ -333,6 +333,9 @@ def run_study(study: LoadedStudy, run_dir: Path, *, backend: Backend | None = No
     replace : bool
         Move results already in ``run_dir`` aside (``RUN_DIR/replaced/<time>``) and
         start afresh.
+    expected_cost : callable, optional
+        PlannedEvaluation -> expected seconds (``StudyEstimate.expected_cost``), for
+        the progress display's time left.
 
     Returns
     -------
@@ -377,13 +380,13 @@ def run_study(study: LoadedStudy, run_dir: Path, *, backend: Backend | None = No
             store.set_info("engine", engine)
             store.record_plan([stage.name for stage in study.spec.stages])
             _run_stages(study, run_dir, store, backend, progress, engine, problems, task_fps,
-                        fingerprint, outcome, order, metric, version, say)
+                        fingerprint, outcome, order, metric, version, say, expected_cost)
             outcome.failed = int(len(store.failures()))
     return outcome
 
 
 def _run_stages(study, run_dir, store, backend, progress, engine, problems, task_fps,
-                fingerprint, outcome, order, metric, version, say) -> None:
+                fingerprint, outcome, order, metric, version, say, expected_cost=None) -> None:
     cv = study.cv
     decisions: list[dict] = []
     write_resolved_study(study, run_dir, decisions, fingerprint)
@@ -432,7 +435,9 @@ def _run_stages(study, run_dir, store, backend, progress, engine, problems, task
             todo.append((key, content, p))
         store.plan_stage(stage.name, plan_entries)
         outcome.total += len(planned)
-        progress.start_stage(stage.name, len(planned), len(planned) - len(todo))
+        cost = expected_cost or (lambda p: None)  # the time estimate's model, for the ETA (issue 16)
+        progress.start_stage(stage.name, len(planned), len(planned) - len(todo),
+                             expected=sum(cost(p) for *_, p in todo) if expected_cost else None)
         units, members = _units([(k, p) for k, _, p in todo], problems, cv, engine,
                                 getattr(backend, "workers", 1))
         contents = {k: c for k, c, _ in todo}
@@ -461,7 +466,7 @@ def _run_stages(study, run_dir, store, backend, progress, engine, problems, task
                     outcome.computed += 1
                 else:
                     store.write_failure(key, meta, out["error"], out["traceback"])
-                progress.advance()
+                progress.advance(expected=cost(p))
         frame = store.evaluations_frame()
         prev_results = frame[frame["stage"] == stage.name]
         if stage.shortlist is not None:

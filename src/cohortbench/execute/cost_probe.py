@@ -1,0 +1,190 @@
+"""Timed fits of a study's own data: what the time estimate is made from.
+
+A *probe* evaluates a few of a stage's configurations, with the study's own
+engine, on the study's own data, for two outer folds and a few label vectors,
+and records the seconds each configuration took per (outer fold x label
+vector), the unit in which an evaluation's cost is linear
+(``benchmarks/RESULTS.md``, "Scaling: shuffles and configurations").
+
+What is probed is a function of the plan alone (never of timings):
+
+- configurations are grouped into *strata* that cost alike: same classifier,
+  search, scaling class (unscaled = row and column scaling ``none``, where RFE's
+  ranking SVR is solver-bound, or scaled), selection and reduction; each stratum
+  is represented by one configuration (its median ``n_features``; for RFE the
+  smallest, since the elimination path runs down to the smallest k);
+- the two outer folds are those of the real labels' first outer split, so each
+  probed fold trains on as many rows as a real one (see :func:`probe_problem`);
+- label vectors are shuffles (50 of the published study's 51 vectors are), several
+  together so that the engine's stacking across label vectors (networks, saga lanes)
+  is in the measurement; searches, whose candidates already stack, use one.
+
+Nothing is written anywhere: probes run in memory, in this process.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from ..design.configs import CVScheme, PipelineConfig
+from .problem import Problem
+from .splits import outer_splits
+
+__all__ = ["stratum", "representatives", "probe_problem", "ProbeTimes", "time_probe",
+           "warm_up", "PROBE_VECTORS", "PROBE_FOLDS"]
+
+#: Label vectors probed together for configurations without a search.
+PROBE_VECTORS = 3
+#: Outer folds of every probe (the probe problem's two evaluated rows).
+PROBE_FOLDS = 2
+
+
+def stratum(config: PipelineConfig) -> tuple:
+    """The group of configurations that cost alike (``n_features`` aside)."""
+    raw = config.row_scaling == "none" and config.column_scaling == "none"
+    return (config.classifier, config.search, "unscaled" if raw else "scaled",
+            config.feature_selection, config.dim_reduction)
+
+
+def representatives(configs: list[PipelineConfig]) -> "OrderedDict[tuple, PipelineConfig]":
+    """One configuration per stratum, in plan order.
+
+    The median ``n_features`` of the stratum (the lower one of two middles), the
+    first in plan order with it; for RFE the smallest ``n_features`` of the
+    stratum's scaling class, because one elimination path per scaling prefix runs
+    down to the smallest k of the prefix and serves every larger one.
+    """
+    members: OrderedDict = OrderedDict()
+    for c in configs:
+        members.setdefault(stratum(c), []).append(c)
+    rfe_min: dict[str, int] = {}
+    for c in configs:
+        if c.feature_selection == "rfe":
+            cls = stratum(c)[2]
+            rfe_min[cls] = min(rfe_min.get(cls, c.n_features), c.n_features)
+    reps: OrderedDict = OrderedDict()
+    for key, group in members.items():
+        if group[0].feature_selection == "none":
+            reps[key] = group[0]
+            continue
+        if group[0].feature_selection == "rfe":
+            target = rfe_min[key[2]]
+        else:
+            target = statistics.median_low(sorted(c.n_features for c in group))
+        reps[key] = next((c for c in group if c.n_features == target),
+                         dataclasses.replace(group[0], n_features=target))
+    return reps
+
+
+def probe_problem(problem: Problem, cv: CVScheme) -> Problem:
+    """``problem`` with two evaluated rows, the rest training only.
+
+    The two rows are the first test row of the real labels' first outer split and
+    another (the second test row, or with leave-one-out the first training row);
+    every other training row of that split becomes a train-only row and the rest
+    of its test rows are left out. Leave-one-out over the two rows then gives two
+    folds that each train on as many rows as the real split (one more with
+    k-fold outer CV), with the same hybrid train-only rows.
+    """
+    train, test = outer_splits(problem.y, problem.n_eval, cv.outer, cv.seed)[0]
+    second = test[1] if len(test) > 1 else train[0]
+    chosen = [int(test[0]), int(second)]
+    order = chosen + [int(i) for i in train if int(i) not in chosen]
+    return dataclasses.replace(problem, X=problem.X[order], y=problem.y[order], n_eval=2,
+                               subjects=tuple(problem.subjects[i] for i in order))
+
+
+@dataclass(frozen=True)
+class ProbeTimes:
+    """Seconds per (outer fold x label vector) of each probed configuration.
+
+    Attributes
+    ----------
+    seconds : dict
+        Configuration -> seconds per fold and label vector.
+    n_fits : int
+        Configurations x folds x label vectors evaluated.
+    wall : float
+        Seconds the probe took.
+    """
+
+    seconds: dict
+    n_fits: int
+    wall: float
+
+
+def _vectors(cv: CVScheme, wanted: int) -> tuple[int, int]:
+    """The label vectors to probe: shuffles when the study has enough, else all."""
+    if cv.permutations >= wanted:
+        return 1, 1 + wanted
+    return 0, 1 + cv.permutations
+
+
+def time_probe(problem: Problem, configs: list[PipelineConfig], cv: CVScheme, engine: str,
+               n_vectors: int = PROBE_VECTORS) -> ProbeTimes:
+    """Evaluate ``configs`` together on ``problem``'s probe; time each one.
+
+    With the fast engine the configurations share their work as in a real unit,
+    and each one's seconds are the engine's own apportionment
+    (``PartialEvaluation.seconds``: its fits plus an even share of what it
+    shared); a configuration the fast engine cannot take, and every
+    configuration of the reference engine, is timed alone with the reference
+    engine, as the runner would evaluate it.
+    """
+    from .reference_engine import evaluate_reference
+
+    probe = probe_problem(problem, cv)
+    start, stop = _vectors(cv, n_vectors)
+    probe_cv = dataclasses.replace(cv, outer="loo", permutations=stop - 1)
+    pairs = PROBE_FOLDS * (stop - start)
+    seconds: dict = {}
+    t0 = time.perf_counter()
+    with threadpool_limits(1):  # as in the runner's workers
+        parts = [None] * len(configs)
+        if engine == "fast":
+            from .fast import evaluate_fast_part
+
+            try:
+                parts = evaluate_fast_part(probe, configs, probe_cv, (start, stop))
+            except Exception:  # noqa: BLE001 - the runner then falls back, and so do we
+                parts = [None] * len(configs)
+        for config, part in zip(configs, parts):
+            if part is not None and not isinstance(part, Exception):
+                seconds[config] = part.seconds / pairs
+                continue
+            ref_cv = dataclasses.replace(probe_cv, permutations=stop - start - 1)
+            t = time.perf_counter()
+            try:
+                evaluate_reference(probe, config, ref_cv)
+            except Exception:  # noqa: BLE001 - a failure costs what it cost
+                pass
+            seconds[config] = (time.perf_counter() - t) / pairs
+    return ProbeTimes(seconds, len(configs) * pairs, time.perf_counter() - t0)
+
+
+def warm_up(problem: Problem, configs: list[PipelineConfig], cv: CVScheme, engine: str) -> float:
+    """Run ``configs`` once on a tiny slice of ``problem``; return the seconds it took.
+
+    The first use of a classifier in a process imports its library and loads the
+    engine's compiled loops; that one-off cost must not be read as a fit's cost.
+    """
+    probe = probe_problem(problem, cv)
+    width = min(12, probe.X.shape[1])
+    tiny = dataclasses.replace(probe, X=np.ascontiguousarray(probe.X[:, :width]),
+                               blocks=((0, width),))
+    configs = [dataclasses.replace(c, n_features=min(c.n_features, width - 1) or 1)
+               if c.n_features else c for c in configs]
+    t0 = time.perf_counter()
+    try:
+        time_probe(tiny, configs, dataclasses.replace(cv, permutations=min(cv.permutations, 1)),
+                   engine, n_vectors=1)
+    except Exception:  # noqa: BLE001 - a warm-up that fails has still warmed up
+        pass
+    return time.perf_counter() - t0

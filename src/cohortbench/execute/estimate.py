@@ -1,0 +1,408 @@
+"""How long a study will take, before it starts: a cost model from timed fits.
+
+:func:`estimate_study` prices every planned evaluation of a study from probes of
+the study's own configurations on its own data (:mod:`.cost_probe`), then lays
+the runner's own units (``runner._units``) out on the workers.
+
+The model, per (view, task) of a stage:
+
+- an evaluation's cost is linear in outer folds x label vectors (measured:
+  ``benchmarks/RESULTS.md``, "Scaling: shuffles and configurations"), so each
+  configuration is priced per (fold x label vector) and multiplied by the
+  evaluation's folds x (1 + permutations);
+- configurations of one stratum (:func:`~.cost_probe.stratum`: classifier,
+  search, scaled or unscaled, selection, reduction) cost what their
+  representative cost;
+- an RFE elimination path is computed once per (fold, label vector, scaling
+  prefix) and serves every k, reduction and classifier of the prefix (the fast
+  engine's sharing): the probe's RFE configurations minus their classifier fits
+  (taken from the SelectKBest configuration of the same stratum, which feeds the
+  classifier the same number of features) give one path's cost, charged once per
+  prefix and split among the prefix's RFE configurations;
+- wall time: the runner's units (split by label vectors for several workers) are
+  handed to ``workers`` processes in the runner's order, each to the first free
+  one (list scheduling: the slowest unit bounds a stage); stages run one after
+  the other; more workers than cores run proportionally slower.
+
+Stages that depend on earlier results are planned under a stated assumption:
+``classifiers: shortlist`` as every classifier of the shortlisting stage (an
+upper bound; the ``keep`` list when the rule gives one), ``pipeline: best`` as
+the previous stage's pipeline that feeds the classifier the most features
+without RFE.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from ..design.classifiers import classifier_names
+from ..design.stages import PlannedEvaluation, plan_stage
+from .cost_probe import representatives, stratum, time_probe, warm_up
+from .splits import parse_cv_scheme
+
+__all__ = ["StageEstimate", "StudyEstimate", "estimate_study", "describe_seconds"]
+
+
+@dataclass(frozen=True)
+class StageEstimate:
+    """The estimate of one stage.
+
+    Attributes
+    ----------
+    name : str
+    n_evaluations : int
+        Evaluations left to compute (under ``assumption``).
+    seconds : float
+        Wall-clock seconds with the estimate's workers.
+    cpu_seconds : float
+        Seconds of one worker for all of it.
+    assumption : str or None
+        What was assumed about earlier results (the numbers are then an upper
+        bound); None when the stage's plan is known.
+    n_classifiers : int or None
+        Classifiers assumed shortlisted, when that is the assumption.
+    dominant : str or None
+        The kind of configuration that takes most of the time, when one does
+        (e.g. ``"RFE on unscaled values: ~70 % of the time"``).
+    already_done : int
+        Evaluations a resumed run already has.
+    """
+
+    name: str
+    n_evaluations: int
+    seconds: float
+    cpu_seconds: float
+    assumption: str | None = None
+    n_classifiers: int | None = None
+    dominant: str | None = None
+    already_done: int = 0
+
+
+@dataclass(frozen=True)
+class StudyEstimate:
+    """The estimate of a study, and the expected cost of each planned evaluation.
+
+    Attributes
+    ----------
+    stages : tuple of StageEstimate
+    workers : int
+    engine : str
+    probe_seconds : float
+        Seconds spent timing fits (warm-up included).
+    n_probe_fits : int
+        Configurations x outer folds x label vectors timed.
+    evaluation_seconds : Mapping
+        ``(stage, task, modalities, parcellation, config)`` -> expected wall
+        seconds of that evaluation (its cost, scaled so that a stage's
+        evaluations add up to its wall time): what the progress display counts.
+    """
+
+    stages: tuple[StageEstimate, ...]
+    workers: int
+    engine: str
+    probe_seconds: float
+    n_probe_fits: int
+    evaluation_seconds: Mapping = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def seconds(self) -> float:
+        """Wall-clock seconds of the whole study."""
+        return sum(s.seconds for s in self.stages)
+
+    @property
+    def upper_bound(self) -> bool:
+        """Whether any stage rests on an assumption about earlier results."""
+        return any(s.assumption for s in self.stages)
+
+    def expected_cost(self, planned: PlannedEvaluation) -> float:
+        """Expected wall seconds of one planned evaluation.
+
+        An evaluation the estimate did not plan (an earlier stage decided
+        otherwise than assumed) is priced as the mean of its stage's evaluations
+        of the same task and classifier, else of its stage.
+        """
+        key = _key(planned)
+        if key in self.evaluation_seconds:
+            return self.evaluation_seconds[key]
+        like = [v for k, v in self.evaluation_seconds.items()
+                if k[0] == planned.stage and k[1] == planned.task
+                and k[4].classifier == planned.config.classifier]
+        like = like or [v for k, v in self.evaluation_seconds.items() if k[0] == planned.stage]
+        return sum(like) / len(like) if like else 0.0
+
+    def lines(self) -> list[str]:
+        """The estimate in words, one line per stage and a total."""
+        who = f"{self.workers} worker{'s' if self.workers != 1 else ''}"
+        out = [f"time estimate for {who} ({self.engine} engine), from {self.n_probe_fits} timed "
+               f"fits of this study's data, which took {self.probe_seconds:.1f} s:"]
+        for s in self.stages:
+            out.append("  " + _stage_line(s, who))
+        total = describe_seconds(self.seconds)
+        known = sum(s.seconds for s in self.stages if not s.assumption)
+        if self.upper_bound:
+            out.append(f"  total: up to {total} with {who} (under the assumptions above; the "
+                       f"stages whose plan is known: {describe_seconds(known)})")
+        else:
+            out.append(f"  total: about {total} with {who}")
+        return out
+
+
+def describe_seconds(seconds: float) -> str:
+    """``"40 s"``, ``"12 min"``, ``"2.1 h"``."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _n(count: int) -> str:
+    return f"{count:,} evaluation{'s' if count != 1 else ''}"
+
+
+def _stage_line(s: StageEstimate, who: str) -> str:
+    done = f" ({s.already_done} already done)" if s.already_done else ""
+    if s.n_evaluations == 0:
+        return f"stage {s.name}: nothing left to compute{done}"
+    dominant = f"; {s.dominant}" if s.dominant else ""
+    if s.assumption and s.n_classifiers:
+        k = s.n_classifiers
+        return (f"stage {s.name}: {_n(s.n_evaluations // k)} and about "
+                f"{describe_seconds(s.seconds / k)} with {who} per shortlisted classifier (up to "
+                f"{_n(s.n_evaluations)} and {describe_seconds(s.seconds)}, {s.assumption})"
+                f"{dominant}{done}")
+    if s.assumption:
+        return (f"stage {s.name}: {_n(s.n_evaluations)}, up to "
+                f"{describe_seconds(s.seconds)} with {who} ({s.assumption}){dominant}{done}")
+    return (f"stage {s.name}: {_n(s.n_evaluations)}, about "
+            f"{describe_seconds(s.seconds)} with {who}{dominant}{done}")
+
+
+def _key(p: PlannedEvaluation) -> tuple:
+    return (p.stage, p.task, p.modalities, p.parcellation, p.config)
+
+
+def _describe_steps(steps: dict) -> str:
+    sel = steps["feature_selection"]
+    sel = "no selection" if sel == "none" else f"{sel} k = {steps.get('n_features')}"
+    red = "no reduction" if steps["dim_reduction"] == "none" else steps["dim_reduction"]
+    return (f"row scaling {steps['row_scaling']}, column scaling {steps['column_scaling']}, "
+            f"{sel}, {red}")
+
+
+def _assumed_best(steps: list[dict]) -> tuple[dict, str | None]:
+    """The pipeline assumed for ``pipeline: best``: exact when there is one to choose from."""
+    unique = list({repr(sorted(s.items())): s for s in steps}.values())
+    if len(unique) == 1:
+        return unique[0], None
+    # The widest input without RFE costs most to tune (saga, networks and trees
+    # scale with the features; an RFE path inside every inner fold is the exception).
+    pool = [s for s in unique if s["feature_selection"] != "rfe"] or unique
+    best = max(pool, key=lambda s: (s["dim_reduction"] == "none", s["feature_selection"] == "none",
+                                    s.get("n_features") or 0,
+                                    s["row_scaling"] != "none" and s["column_scaling"] != "none"))
+    return best, f"`pipeline: best` taken as {_describe_steps(best)}"
+
+
+@dataclass
+class _StagePlan:
+    stage: object
+    todo: list
+    already_done: int
+    assumption: str | None
+    n_classifiers: int | None
+
+
+def _stage_plans(study, done: Callable[[PlannedEvaluation], bool] | None) -> list[_StagePlan]:
+    """Every stage's planned evaluations, assuming what earlier results would decide."""
+    order = list(classifier_names())
+    shortlist: tuple[list[str], str | None] = ([], None)
+    previous: tuple[list[dict], str | None] = ([], None)
+    plans = []
+    for index, stage in enumerate(study.spec.stages):
+        notes, n_assumed = [], None
+        if stage.classifiers == "all":
+            classifiers = order
+        elif stage.classifiers == "shortlist":
+            classifiers, why = shortlist
+            if why:
+                notes.append(why)
+                n_assumed = len(classifiers)
+        else:
+            classifiers = list(stage.classifiers)
+        best = None
+        if stage.pipeline == "best":
+            best, why = _assumed_best(previous[0]) if previous[0] else (None, None)
+            notes += [t for t in (previous[1], why) if t]
+        planned = plan_stage(stage, index, classifiers=classifiers, tasks=list(study.tasks),
+                             default_modalities=study.default_modalities(),
+                             imputation=study.imputation, best=best) if classifiers else []
+        todo = [p for p in planned if not (done and done(p))]
+        plans.append(_StagePlan(stage, todo, len(planned) - len(todo),
+                                "; ".join(dict.fromkeys(notes)) or None, n_assumed))
+        if stage.shortlist is not None:
+            keep = getattr(stage.shortlist, "keep", None)
+            if keep:
+                shortlist = ([c for c in order if c in keep], None)
+            else:
+                shortlist = (classifiers, f"assuming all {len(classifiers)} classifiers of stage "
+                                          f"'{stage.name}' are shortlisted")
+        steps = [best] if best is not None else ([] if stage.pipeline == "best" else stage.steps())
+        previous = (steps, "; ".join(notes) if stage.pipeline == "best" else None)
+    return plans
+
+
+def _kind(config) -> str:
+    """What a configuration's time is spent on, in words."""
+    if config.feature_selection == "rfe":
+        raw = config.row_scaling == "none" and config.column_scaling == "none"
+        return "RFE on unscaled values" if raw else "RFE"
+    return config.classifier + (f" with {config.search} search" if config.search != "none" else "")
+
+
+def _folds(problem, cv) -> int:
+    kind, k, r = parse_cv_scheme(cv.outer)
+    return problem.n_eval if kind == "loo" else k * r
+
+
+def _price(todo: list, problem, cv, times: Mapping) -> dict:
+    """CPU seconds of each planned evaluation of one (view, task), from the probe's times."""
+    reps = representatives([p.config for p in todo])
+    own, path, prefixes = {}, Counter(), {}
+    for key, rep in reps.items():
+        seconds = times[rep]
+        if key[3] == "rfe" and key[1] == "none":
+            twin = reps.get(key[:3] + ("kbest",) + key[4:])
+            own[key] = times[twin] if twin is not None else 0.0
+            path[key[2]] += max(seconds - own[key], 0.0)
+            prefixes.setdefault(key[2], set()).add((rep.row_scaling, rep.imputation,
+                                                    rep.column_scaling))
+        else:
+            own[key] = seconds
+    for cls, seen in prefixes.items():  # the probe computed one path per prefix it met
+        path[cls] /= len(seen)
+    users = Counter((p.config.row_scaling, p.config.imputation, p.config.column_scaling)
+                    for p in todo if p.config.feature_selection == "rfe" and p.config.search == "none")
+    pairs = _folds(problem, cv) * (1 + cv.permutations)
+    costs = {}
+    for p in todo:
+        c, key = p.config, stratum(p.config)
+        per_pair = own[key]
+        if c.feature_selection == "rfe" and c.search == "none":
+            per_pair += path[key[2]] / users[(c.row_scaling, c.imputation, c.column_scaling)]
+        costs[_key(p)] = pairs * per_pair
+    return costs
+
+
+def _makespan(costs: list[float], workers: int) -> float:
+    """Finish time of ``costs`` handed in order to the first free of ``workers``."""
+    free = [0.0] * max(1, min(workers, len(costs) or 1))
+    for cost in costs:
+        heapq.heappush(free, heapq.heappop(free) + cost)
+    return max(free)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def _dominant(todo: list, costs: dict) -> str | None:
+    by_kind: Counter = Counter()
+    for p in todo:
+        by_kind[_kind(p.config)] += costs[_key(p)]
+    total = sum(by_kind.values())
+    if not total or len(by_kind) < 2:  # one kind of configuration: nothing to single out
+        return None
+    kind, cost = by_kind.most_common(1)[0]
+    share = cost / total
+    return f"{kind}: ~{share:.0%} of the time".replace("%", " %") if share >= 0.5 else None
+
+
+def estimate_study(study, problems: Mapping, *, engine: str = "fast", workers: int = 1,
+                   done: Callable[[PlannedEvaluation], bool] | None = None) -> StudyEstimate:
+    """Estimate each stage's evaluations and time, from timed fits of the study's data.
+
+    Parameters
+    ----------
+    study : LoadedStudy
+    problems : mapping
+        ``(modalities, parcellation, task)`` -> Problem, as
+        :func:`~cohortbench.execute.runner.prepare_problems` returns them.
+    engine : {'fast', 'reference'}
+    workers : int
+        Worker processes the run will use.
+    done : callable, optional
+        Whether a planned evaluation is already in the run directory (resuming);
+        those are counted, not priced.
+
+    Returns
+    -------
+    StudyEstimate
+        Nothing is written anywhere; the probes take a few seconds on the demo
+        studies (``probe_seconds`` says how long).
+    """
+    from .runner import _units  # the runner's own grouping (same layer; not a public API)
+
+    t0 = time.perf_counter()
+    cv = study.cv
+    plans = _stage_plans(study, done)
+    probes: OrderedDict = OrderedDict()  # problem key -> configurations, over every stage
+    for plan in plans:
+        for p in plan.todo:
+            probes.setdefault((p.modalities, p.parcellation, p.task), []).append(p)
+    warm = {c.classifier + c.search + c.feature_selection: c
+            for ps in probes.values() for c in representatives([p.config for p in ps]).values()}
+    if probes:
+        warm_up(problems[next(iter(probes))], list(warm.values()), cv, engine)
+    n_fits, times = 0, {}
+    for plan in plans:
+        groups: OrderedDict = OrderedDict()
+        for p in plan.todo:
+            groups.setdefault((p.modalities, p.parcellation, p.task), []).append(p)
+        for pkey, members in groups.items():
+            reps = list(representatives([p.config for p in members]).values())
+            for configs, vectors in (([c for c in reps if c.search == "none"], None),
+                                     ([c for c in reps if c.search != "none"], 1)):
+                fresh = [c for c in configs if (pkey, c) not in times]
+                if not fresh:
+                    continue
+                probe = time_probe(problems[pkey], fresh, cv, engine,
+                                   **({"n_vectors": vectors} if vectors else {}))
+                n_fits += probe.n_fits
+                times.update({(pkey, c): s for c, s in probe.seconds.items()})
+    probe_seconds = time.perf_counter() - t0
+    slowdown = max(1.0, workers / _cores())
+    stages, per_evaluation = [], {}
+    for plan in plans:
+        costs: dict = {}
+        groups = OrderedDict()
+        for p in plan.todo:
+            groups.setdefault((p.modalities, p.parcellation, p.task), []).append(p)
+        for pkey, members in groups.items():
+            mine = {c: s for (k, c), s in times.items() if k == pkey}
+            costs.update(_price(members, problems[pkey], cv, mine))
+        units, chunks = _units(list(enumerate(plan.todo)), problems, cv, engine, workers)
+        unit_costs = []
+        for args, chunk in zip(units, chunks):
+            labels = args[4]
+            share = 1.0 if labels is None else (labels[1] - labels[0]) / (1 + cv.permutations)
+            unit_costs.append(share * sum(costs[_key(p)] for _, p in chunk))
+        cpu = sum(costs.values())
+        wall = _makespan(unit_costs, workers) * slowdown if unit_costs else 0.0
+        scale = wall / cpu if cpu else 0.0
+        per_evaluation.update({k: v * scale for k, v in costs.items()})
+        stages.append(StageEstimate(
+            name=plan.stage.name, n_evaluations=len(plan.todo), seconds=wall, cpu_seconds=cpu,
+            assumption=plan.assumption, n_classifiers=plan.n_classifiers,
+            dominant=_dominant(plan.todo, costs), already_done=plan.already_done))
+    return StudyEstimate(stages=tuple(stages), workers=workers, engine=engine,
+                         probe_seconds=probe_seconds, n_probe_fits=n_fits,
+                         evaluation_seconds=per_evaluation)
