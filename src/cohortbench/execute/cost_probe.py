@@ -38,10 +38,10 @@ from .problem import Problem
 from .splits import outer_splits
 
 __all__ = ["stratum", "representatives", "probe_problem", "ProbeTimes", "time_probe",
-           "warm_up", "PROBE_VECTORS", "PROBE_FOLDS"]
+           "warm_up", "start_import_probe", "import_seconds", "PROBE_VECTORS", "PROBE_FOLDS"]
 
 #: Label vectors probed together for configurations without a search.
-PROBE_VECTORS = 3
+PROBE_VECTORS = 1
 #: Outer folds of every probe (the probe problem's two evaluated rows).
 PROBE_FOLDS = 2
 
@@ -103,21 +103,26 @@ def probe_problem(problem: Problem, cv: CVScheme) -> Problem:
 
 @dataclass(frozen=True)
 class ProbeTimes:
-    """Seconds per (outer fold x label vector) of each probed configuration.
+    """CPU seconds per (outer fold x label vector) of each probed configuration.
+
+    CPU rather than wall seconds, so that a moment of contention on a shared
+    machine does not distort one configuration's price; ``wall / cpu`` over all
+    probes says how busy the machine is (the estimate converts back with it).
 
     Attributes
     ----------
     seconds : dict
-        Configuration -> seconds per fold and label vector.
+        Configuration -> CPU seconds per fold and label vector.
     n_fits : int
         Configurations x folds x label vectors evaluated.
-    wall : float
-        Seconds the probe took.
+    wall, cpu : float
+        Wall-clock and CPU seconds the probe took.
     """
 
     seconds: dict
     n_fits: int
     wall: float
+    cpu: float
 
 
 def _vectors(cv: CVScheme, wanted: int) -> tuple[int, int]:
@@ -145,7 +150,7 @@ def time_probe(problem: Problem, configs: list[PipelineConfig], cv: CVScheme, en
     probe_cv = dataclasses.replace(cv, outer="loo", permutations=stop - 1)
     pairs = PROBE_FOLDS * (stop - start)
     seconds: dict = {}
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with threadpool_limits(1):  # as in the runner's workers
         parts = [None] * len(configs)
         if engine == "fast":
@@ -155,25 +160,30 @@ def time_probe(problem: Problem, configs: list[PipelineConfig], cv: CVScheme, en
                 parts = evaluate_fast_part(probe, configs, probe_cv, (start, stop))
             except Exception:  # noqa: BLE001 - the runner then falls back, and so do we
                 parts = [None] * len(configs)
+        # The engine apportions wall seconds among configurations; scale them to CPU.
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        share = min(cpu / wall, 1.0) if wall > 0 else 1.0
         for config, part in zip(configs, parts):
             if part is not None and not isinstance(part, Exception):
-                seconds[config] = part.seconds / pairs
+                seconds[config] = part.seconds * share / pairs
                 continue
             ref_cv = dataclasses.replace(probe_cv, permutations=stop - start - 1)
-            t = time.perf_counter()
+            c = time.process_time()
             try:
                 evaluate_reference(probe, config, ref_cv)
             except Exception:  # noqa: BLE001 - a failure costs what it cost
                 pass
-            seconds[config] = (time.perf_counter() - t) / pairs
-    return ProbeTimes(seconds, len(configs) * pairs, time.perf_counter() - t0)
+            seconds[config] = (time.process_time() - c) / pairs
+    return ProbeTimes(seconds, len(configs) * pairs, time.perf_counter() - t0,
+                      time.process_time() - c0)
 
 
 def warm_up(problem: Problem, configs: list[PipelineConfig], cv: CVScheme, engine: str) -> float:
-    """Run ``configs`` once on a tiny slice of ``problem``; return the seconds it took.
+    """Run ``configs`` once on a tiny slice of ``problem``; return the CPU seconds it took.
 
     The first use of a classifier in a process imports its library and loads the
-    engine's compiled loops; that one-off cost must not be read as a fit's cost.
+    engine's compiled loops; that one-off cost must not be read as a fit's cost
+    (each worker process pays it once: the estimate counts it there).
     """
     probe = probe_problem(problem, cv)
     width = min(12, probe.X.shape[1])
@@ -181,10 +191,40 @@ def warm_up(problem: Problem, configs: list[PipelineConfig], cv: CVScheme, engin
                                blocks=((0, width),))
     configs = [dataclasses.replace(c, n_features=min(c.n_features, width - 1) or 1)
                if c.n_features else c for c in configs]
-    t0 = time.perf_counter()
+    c0 = time.process_time()
     try:
         time_probe(tiny, configs, dataclasses.replace(cv, permutations=min(cv.permutations, 1)),
                    engine, n_vectors=1)
     except Exception:  # noqa: BLE001 - a warm-up that fails has still warmed up
         pass
-    return time.perf_counter() - t0
+    return time.process_time() - c0
+
+
+_IMPORTS = ("import time, cohortbench.execute.units, cohortbench.execute.fast; "
+            "print(time.process_time())")
+
+
+def start_import_probe():
+    """Start a Python process that imports what a worker imports (see :func:`import_seconds`)."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    try:
+        return subprocess.Popen([sys.executable, "-c", _IMPORTS], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, env=env, text=True)
+    except OSError:  # pragma: no cover - no interpreter to start
+        return None
+
+
+def import_seconds(process) -> float:
+    """CPU seconds a new worker process spends starting (0 when it could not be measured)."""
+    if process is None:
+        return 0.0
+    try:
+        out, _ = process.communicate(timeout=60)
+        return float(out.strip().splitlines()[-1])
+    except Exception:  # noqa: BLE001 - an estimate without it is still an estimate
+        process.kill()
+        return 0.0

@@ -22,7 +22,11 @@ The model, per (view, task) of a stage:
 - wall time: the runner's units (split by label vectors for several workers) are
   handed to ``workers`` processes in the runner's order, each to the first free
   one (list scheduling: the slowest unit bounds a stage); stages run one after
-  the other; more workers than cores run proportionally slower.
+  the other. Probes are priced in CPU seconds; how busy the machine is comes from
+  the probes' own wall / CPU ratio ``b``: other work worth ``b x cores - 1``
+  processes is assumed to go on, so ``workers`` processes run
+  ``max(1, (b x cores - 1 + workers) / cores)`` times slower than alone on a
+  core (more workers than cores included).
 
 Stages that depend on earlier results are planned under a stated assumption:
 ``classifiers: shortlist`` as every classifier of the shortlisting stage (an
@@ -42,7 +46,8 @@ from dataclasses import dataclass, field
 
 from ..design.classifiers import classifier_names
 from ..design.stages import PlannedEvaluation, plan_stage
-from .cost_probe import representatives, stratum, time_probe, warm_up
+from .cost_probe import (import_seconds, representatives, start_import_probe, stratum, time_probe,
+                         warm_up)
 from .splits import parse_cv_scheme
 
 __all__ = ["StageEstimate", "StudyEstimate", "estimate_study", "describe_seconds"]
@@ -60,7 +65,7 @@ class StageEstimate:
     seconds : float
         Wall-clock seconds with the estimate's workers.
     cpu_seconds : float
-        Seconds of one worker for all of it.
+        CPU seconds of one worker for all of it.
     assumption : str or None
         What was assumed about earlier results (the numbers are then an upper
         bound); None when the stage's plan is known.
@@ -96,6 +101,9 @@ class StudyEstimate:
         Seconds spent timing fits (warm-up included).
     n_probe_fits : int
         Configurations x outer folds x label vectors timed.
+    busy : float
+        Wall / CPU seconds of the probes: 1 on an idle machine, 3 when other
+        work left the probes a third of a core.
     evaluation_seconds : Mapping
         ``(stage, task, modalities, parcellation, config)`` -> expected wall
         seconds of that evaluation (its cost, scaled so that a stage's
@@ -107,6 +115,7 @@ class StudyEstimate:
     engine: str
     probe_seconds: float
     n_probe_fits: int
+    busy: float = 1.0
     evaluation_seconds: Mapping = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -139,7 +148,9 @@ class StudyEstimate:
         """The estimate in words, one line per stage and a total."""
         who = f"{self.workers} worker{'s' if self.workers != 1 else ''}"
         out = [f"time estimate for {who} ({self.engine} engine), from {self.n_probe_fits} timed "
-               f"fits of this study's data, which took {self.probe_seconds:.1f} s:"]
+               f"fits of this study's data, which took {self.probe_seconds:.1f} s"
+               + (f"; this machine is busy, the fits got ~{100 / self.busy:.0f} % of a core"
+                  if self.busy >= 1.25 else "") + ":"]
         for s in self.stages:
             out.append("  " + _stage_line(s, who))
         total = describe_seconds(self.seconds)
@@ -299,9 +310,12 @@ def _price(todo: list, problem, cv, times: Mapping) -> dict:
     return costs
 
 
-def _makespan(costs: list[float], workers: int) -> float:
-    """Finish time of ``costs`` handed in order to the first free of ``workers``."""
-    free = [0.0] * max(1, min(workers, len(costs) or 1))
+def _makespan(costs: list[float], workers: int, start: float = 0.0) -> float:
+    """Finish time of ``costs`` handed in order to the first free of ``workers``.
+
+    Each worker is free from ``start`` (its own start-up).
+    """
+    free = [start] * max(1, min(workers, len(costs) or 1))
     for cost in costs:
         heapq.heappush(free, heapq.heappop(free) + cost)
     return max(free)
@@ -360,9 +374,13 @@ def estimate_study(study, problems: Mapping, *, engine: str = "fast", workers: i
             probes.setdefault((p.modalities, p.parcellation, p.task), []).append(p)
     warm = {c.classifier + c.search + c.feature_selection: c
             for ps in probes.values() for c in representatives([p.config for p in ps]).values()}
+    # Worker processes (several workers) each start Python and warm up once.
+    importing = start_import_probe() if workers > 1 and probes else None
+    startup = 0.0
     if probes:
-        warm_up(problems[next(iter(probes))], list(warm.values()), cv, engine)
-    n_fits, times = 0, {}
+        startup = warm_up(problems[next(iter(probes))], list(warm.values()), cv, engine)
+    startup = startup + import_seconds(importing) if importing is not None else 0.0
+    n_fits, times, probe_wall, probe_cpu = 0, {}, 0.0, 0.0
     for plan in plans:
         groups: OrderedDict = OrderedDict()
         for p in plan.todo:
@@ -377,10 +395,12 @@ def estimate_study(study, problems: Mapping, *, engine: str = "fast", workers: i
                 probe = time_probe(problems[pkey], fresh, cv, engine,
                                    **({"n_vectors": vectors} if vectors else {}))
                 n_fits += probe.n_fits
+                probe_wall, probe_cpu = probe_wall + probe.wall, probe_cpu + probe.cpu
                 times.update({(pkey, c): s for c, s in probe.seconds.items()})
     probe_seconds = time.perf_counter() - t0
-    slowdown = max(1.0, workers / _cores())
-    stages, per_evaluation = [], {}
+    busy = max(1.0, probe_wall / probe_cpu) if probe_cpu > 0.05 else 1.0
+    slowdown = max(1.0, (busy * _cores() - 1 + workers) / _cores())
+    stages, per_evaluation, started = [], {}, False
     for plan in plans:
         costs: dict = {}
         groups = OrderedDict()
@@ -395,14 +415,17 @@ def estimate_study(study, problems: Mapping, *, engine: str = "fast", workers: i
             labels = args[4]
             share = 1.0 if labels is None else (labels[1] - labels[0]) / (1 + cv.permutations)
             unit_costs.append(share * sum(costs[_key(p)] for _, p in chunk))
-        cpu = sum(costs.values())
-        wall = _makespan(unit_costs, workers) * slowdown if unit_costs else 0.0
-        scale = wall / cpu if cpu else 0.0
+        first = startup if unit_costs and not started else 0.0
+        started = started or bool(unit_costs)
+        wall = _makespan(unit_costs, workers, first) * slowdown if unit_costs else 0.0
+        # what the progress display counts down: the evaluations' shares of the wall time
+        scale = wall / sum(costs.values()) if costs and sum(costs.values()) else 0.0
         per_evaluation.update({k: v * scale for k, v in costs.items()})
+        cpu = sum(costs.values()) + first * min(workers, len(unit_costs))
         stages.append(StageEstimate(
             name=plan.stage.name, n_evaluations=len(plan.todo), seconds=wall, cpu_seconds=cpu,
             assumption=plan.assumption, n_classifiers=plan.n_classifiers,
             dominant=_dominant(plan.todo, costs), already_done=plan.already_done))
     return StudyEstimate(stages=tuple(stages), workers=workers, engine=engine,
-                         probe_seconds=probe_seconds, n_probe_fits=n_fits,
+                         probe_seconds=probe_seconds, n_probe_fits=n_fits, busy=busy,
                          evaluation_seconds=per_evaluation)
