@@ -47,13 +47,17 @@ def test_an_rfe_path_is_charged_once_per_scaling_prefix_and_split_among_its_user
     plain, kbest = _cfg(), _cfg("kbest", 5)
     rfe5, rfe10 = _cfg("rfe", 5), _cfg("rfe", 10)
     rfe_minmax = _cfg("rfe", 5, row="minmax")
-    todo = [_planned(c, position=i) for i, c in enumerate([plain, kbest, rfe5, rfe10, rfe_minmax])]
+    raw = _cfg("rfe", 5, row="none", column="none")
+    todo = [_planned(c, position=i)
+            for i, c in enumerate([plain, kbest, rfe5, rfe10, rfe_minmax, raw])]
     reps = representatives([p.config for p in todo])
     # one representative per stratum; RFE's is the smallest k (the path runs down to it)
-    assert list(reps.values()) == [plain, kbest, rfe5]
-    # per (fold x label vector): no selection 1 s, SelectKBest 2 s, the RFE probe 7 s
-    # (its path 5 s + the same classifier fit as SelectKBest's, 2 s)
-    costs = _price(todo, problem, cv, {plain: 1.0, kbest: 2.0, rfe5: 7.0})
+    assert list(reps.values()) == [plain, kbest, rfe5, raw]
+    # per (fold x label vector): no selection 1 s, SelectKBest k=5 2 s (an RFE configuration's
+    # classifier fit is its SelectKBest twin's); one path 5 s scaled, 40 s on unscaled values
+    times = {plain: (0.0, 1.0), kbest: (0.0, 2.0),
+             _cfg("kbest", 5, row="none", column="none"): (0.0, 3.0)}
+    costs = _price(todo, problem, cv, times, {"scaled": 5.0, "unscaled": 40.0})
     pairs = 4 * 2
     by = {k[4]: v for k, v in costs.items()}
     assert by[plain] == pytest.approx(pairs * 1.0)
@@ -63,16 +67,30 @@ def test_an_rfe_path_is_charged_once_per_scaling_prefix_and_split_among_its_user
     assert by[rfe10] == pytest.approx(pairs * (2.0 + 5.0 / 2))
     # minmax/standard: its own path, one user
     assert by[rfe_minmax] == pytest.approx(pairs * (2.0 + 5.0))
-    # in all: every fit once, and one path per prefix (two prefixes)
-    assert sum(costs.values()) == pytest.approx(pairs * (1 + 2 + 2 + 2 + 2 + 2 * 5.0))
+    assert by[raw] == pytest.approx(pairs * (3.0 + 40.0))
+    # in all: every fit once, and one path per prefix (three prefixes)
+    assert sum(costs.values()) == pytest.approx(pairs * (1 + 2 + 2 + 2 + 2 + 3 + 5 + 5 + 40))
 
 
-def test_k_fold_outer_cv_counts_k_times_repeats_folds():
+def test_label_free_work_is_paid_once_per_split_with_leave_one_out():
+    problem = make_synthetic_problem(class_sizes=(6, 6))  # 12 LOO splits
+    cv = CVScheme(outer="loo", permutations=4)  # 5 label vectors share each split
+    todo = [_planned(_cfg())]
+    times = {_cfg(): (3.0, 0.5)}  # 3 s of label-free work per split, 0.5 s per pair
+    (cost,) = _price(todo, problem, cv, times, {}).values()
+    assert cost == pytest.approx(12 * 3.0 + 12 * 5 * 0.5)
+    # a unit split into 3 label-vector parts (several workers) pays it in each part
+    (cost,) = _price(todo, problem, cv, times, {}, parts={estimate._key(todo[0]): 3}).values()
+    assert cost == pytest.approx(3 * 12 * 3.0 + 12 * 5 * 0.5)
+
+
+def test_k_fold_outer_cv_counts_k_times_repeats_folds_each_with_its_own_splits():
     problem = make_synthetic_problem(class_sizes=(6, 6))
     cv = CVScheme(outer="repeated-stratified-kfold:3:2", permutations=4)
     todo = [_planned(_cfg())]
-    (cost,) = _price(todo, problem, cv, {_cfg(): 0.5}).values()
-    assert cost == pytest.approx(3 * 2 * (1 + 4) * 0.5)
+    # stratified folds follow the (shuffled) labels: no split is shared
+    (cost,) = _price(todo, problem, cv, {_cfg(): (3.0, 0.5)}, {}).values()
+    assert cost == pytest.approx(3 * 2 * (1 + 4) * (3.0 + 0.5))
 
 
 def test_unscaled_and_scaled_configurations_are_separate_strata():
@@ -106,11 +124,12 @@ def test_probe_problem_trains_each_fold_on_as_many_rows_as_the_real_split():
 def _fixed_times(monkeypatch, seconds_of):
     """Replace the probes by ``seconds_of(config)`` per (fold x label vector)."""
     def fake(problem, configs, cv, engine, n_vectors=cost_probe.PROBE_VECTORS):
-        return ProbeTimes({c: seconds_of(c) for c in configs}, len(configs) * 4, 0.0, 0.0)
+        return ProbeTimes({c: (0.0, seconds_of(c)) for c in configs}, len(configs) * 4, 0.0, 0.0)
 
     monkeypatch.setattr(estimate, "time_probe", fake)
     monkeypatch.setattr(estimate, "warm_up", lambda *a, **k: 0.0)
     monkeypatch.setattr(estimate, "start_import_probe", lambda: None)
+    monkeypatch.setattr(estimate, "time_rfe_path", lambda *a: (30.0, 30.0))
 
 
 def _study_with(tmp_path, stages_yaml: str, permutations: int = 2):
@@ -223,7 +242,7 @@ def test_probing_writes_nothing_and_is_deterministic_in_structure(tmp_path, monk
     real = cost_probe.time_probe
 
     def spy(problem, configs, cv, engine, **kw):
-        probed.append((problem.task, tuple(configs), kw.get("n_vectors")))
+        probed.append((problem.task, tuple(configs), kw["n_vectors"]))
         return real(problem, configs, cv, engine, **kw)
 
     monkeypatch.setattr(estimate, "time_probe", spy)

@@ -38,23 +38,43 @@ from .problem import Problem
 from .splits import outer_splits
 
 __all__ = ["stratum", "representatives", "probe_problem", "ProbeTimes", "time_probe",
-           "warm_up", "start_import_probe", "import_seconds", "PROBE_VECTORS", "PROBE_FOLDS"]
+           "warm_up", "start_import_probe", "import_seconds", "probe_batches", "time_rfe_path",
+           "scaling_class", "PROBE_VECTORS", "PROBE_FOLDS"]
 
-#: Label vectors probed together for configurations without a search.
+#: Label vectors probed per configuration: one (its label-free work is apportioned
+#: by the engine, see ``PartialEvaluation.split_seconds``) ...
 PROBE_VECTORS = 1
+#: ... and several for the classifiers the fast engine trains together across the
+#: label vectors of a split (networks in stacks, ``mlp_batch``; saga lanes,
+#: ``saga_batch``), so that the stacking is inside the measurement.
+STACKED_VECTORS = 4
+STACKED = frozenset({"MLP", "MLR_L1", "MLR_ENET"})
 #: Outer folds of every probe (the probe problem's two evaluated rows).
 PROBE_FOLDS = 2
 
 
-def stratum(config: PipelineConfig) -> tuple:
-    """The group of configurations that cost alike (``n_features`` aside)."""
-    raw = config.row_scaling == "none" and config.column_scaling == "none"
-    return (config.classifier, config.search, "unscaled" if raw else "scaled",
-            config.feature_selection, config.dim_reduction)
+def scaling_class(config: PipelineConfig) -> str:
+    """``unscaled`` (row and column scaling ``none``: RFE's SVR is solver-bound there) or ``scaled``."""
+    return "unscaled" if config.row_scaling == "none" and config.column_scaling == "none" \
+        else "scaled"
 
 
-def representatives(configs: list[PipelineConfig]) -> "OrderedDict[tuple, PipelineConfig]":
-    """One configuration per stratum, in plan order.
+def stratum(config: PipelineConfig, coarse: bool = False) -> tuple:
+    """The group of configurations that cost alike (``n_features`` aside).
+
+    ``coarse`` (for stages priced as an upper bound) lets scaled and unscaled
+    values share a stratum, except for RFE.
+    """
+    cls = scaling_class(config)
+    if coarse and config.feature_selection != "rfe":
+        cls = "any"
+    return (config.classifier, config.search, cls, config.feature_selection,
+            config.dim_reduction)
+
+
+def representatives(configs: list[PipelineConfig],
+                    coarse: bool = False) -> "OrderedDict[tuple, PipelineConfig]":
+    """One configuration per stratum (:func:`stratum`), in plan order.
 
     The median ``n_features`` of the stratum (the lower one of two middles), the
     first in plan order with it; for RFE the smallest ``n_features`` of the
@@ -63,11 +83,11 @@ def representatives(configs: list[PipelineConfig]) -> "OrderedDict[tuple, Pipeli
     """
     members: OrderedDict = OrderedDict()
     for c in configs:
-        members.setdefault(stratum(c), []).append(c)
+        members.setdefault(stratum(c, coarse), []).append(c)
     rfe_min: dict[str, int] = {}
     for c in configs:
         if c.feature_selection == "rfe":
-            cls = stratum(c)[2]
+            cls = scaling_class(c)
             rfe_min[cls] = min(rfe_min.get(cls, c.n_features), c.n_features)
     reps: OrderedDict = OrderedDict()
     for key, group in members.items():
@@ -103,8 +123,11 @@ def probe_problem(problem: Problem, cv: CVScheme) -> Problem:
 
 @dataclass(frozen=True)
 class ProbeTimes:
-    """CPU seconds per (outer fold x label vector) of each probed configuration.
+    """CPU seconds of each probed configuration: per outer split, and per (split x label vector).
 
+    An evaluation over P + 1 label vectors pays the *per split* part (label-free
+    work: scaling, PCA, kernel products, ...) once per outer training set and the
+    *per pair* part (the fits, selection, RFE) once per (split, label vector).
     CPU rather than wall seconds, so that a moment of contention on a shared
     machine does not distort one configuration's price; ``wall / cpu`` over all
     probes says how busy the machine is (the estimate converts back with it).
@@ -112,7 +135,7 @@ class ProbeTimes:
     Attributes
     ----------
     seconds : dict
-        Configuration -> CPU seconds per fold and label vector.
+        Configuration -> ``(per split, per pair)`` CPU seconds.
     n_fits : int
         Configurations x folds x label vectors evaluated.
     wall, cpu : float
@@ -123,6 +146,41 @@ class ProbeTimes:
     n_fits: int
     wall: float
     cpu: float
+
+
+def time_rfe_path(problem: Problem, cv: CVScheme, prefix: tuple, k_min: int) -> tuple[float, float]:
+    """CPU and wall seconds of one RFE elimination path, as the fast engine computes it.
+
+    On the training rows of the probe's first fold, under the first shuffle (or the
+    real labels when the study has none), down to ``k_min`` features. One path per
+    (fold, label vector, scaling prefix) serves every k, reduction and classifier.
+    """
+    from .fast.shared_transforms import FoldTransforms, LabelTransforms, ViewTransforms
+    from .permutations import label_shuffles
+
+    probe = probe_problem(problem, cv)
+    y = label_shuffles(probe.y, 1, cv.seed, probe.task)[0] if cv.permutations else probe.y
+    train, test = np.arange(1, len(probe.y)), np.arange(1)
+    with threadpool_limits(1):
+        fold = FoldTransforms(ViewTransforms(probe.X, probe.blocks), train, test)
+        width = fold.prefix(*prefix).value[0].shape[1]  # label-free: not part of the path
+        labels = LabelTransforms(fold, y[train], {prefix: max(1, min(k_min, width))})
+        t0, c0 = time.perf_counter(), time.process_time()
+        labels.rfe(prefix)
+        return time.process_time() - c0, time.perf_counter() - t0
+
+
+def probe_batches(configs: list[PipelineConfig]) -> list[tuple[list, int]]:
+    """The probes of one problem's representatives: ``(configurations, label vectors)``.
+
+    Searches use one label vector: their candidates and inner folds already fill
+    the engine's stacks.
+    """
+    plain = [c for c in configs if c.search == "none" and c.classifier not in STACKED]
+    stacked = [c for c in configs if c.search == "none" and c.classifier in STACKED]
+    searched = [c for c in configs if c.search != "none"]
+    return [(batch, n) for batch, n in ((plain, PROBE_VECTORS), (stacked, STACKED_VECTORS),
+                                        (searched, 1)) if batch]
 
 
 def _vectors(cv: CVScheme, wanted: int) -> tuple[int, int]:
@@ -165,7 +223,9 @@ def time_probe(problem: Problem, configs: list[PipelineConfig], cv: CVScheme, en
         share = min(cpu / wall, 1.0) if wall > 0 else 1.0
         for config, part in zip(configs, parts):
             if part is not None and not isinstance(part, Exception):
-                seconds[config] = part.seconds * share / pairs
+                label_free = part.split_seconds * share
+                seconds[config] = (label_free / PROBE_FOLDS,
+                                   (part.seconds * share - label_free) / pairs)
                 continue
             ref_cv = dataclasses.replace(probe_cv, permutations=stop - start - 1)
             c = time.process_time()
@@ -173,7 +233,7 @@ def time_probe(problem: Problem, configs: list[PipelineConfig], cv: CVScheme, en
                 evaluate_reference(probe, config, ref_cv)
             except Exception:  # noqa: BLE001 - a failure costs what it cost
                 pass
-            seconds[config] = (time.process_time() - c) / pairs
+            seconds[config] = (0.0, (time.process_time() - c) / pairs)
     return ProbeTimes(seconds, len(configs) * pairs, time.perf_counter() - t0,
                       time.process_time() - c0)
 

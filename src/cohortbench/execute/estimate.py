@@ -32,11 +32,14 @@ Stages that depend on earlier results are planned under a stated assumption:
 ``classifiers: shortlist`` as every classifier of the shortlisting stage (an
 upper bound; the ``keep`` list when the rule gives one), ``pipeline: best`` as
 the previous stage's pipeline that feeds the classifier the most features
-without RFE.
+without RFE. Under an assumed shortlist, searches are not probed (tuning every
+classifier that might be shortlisted would take as long as a small study): a
+search is priced as its candidates x inner folds of the pipeline's default fit.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import os
 import time
@@ -44,10 +47,11 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from ..design.classifiers import classifier_names
+from ..design.classifiers import classifier_names, search_space
+from ..design.configs import PipelineConfig
 from ..design.stages import PlannedEvaluation, plan_stage
-from .cost_probe import (import_seconds, representatives, start_import_probe, stratum, time_probe,
-                         warm_up)
+from .cost_probe import (import_seconds, probe_batches, representatives, scaling_class,
+                         start_import_probe, stratum, time_probe, time_rfe_path, warm_up)
 from .splits import parse_cv_scheme
 
 __all__ = ["StageEstimate", "StudyEstimate", "estimate_study", "describe_seconds"]
@@ -254,6 +258,8 @@ def _stage_plans(study, done: Callable[[PlannedEvaluation], bool] | None) -> lis
                              default_modalities=study.default_modalities(),
                              imputation=study.imputation, best=best) if classifiers else []
         todo = [p for p in planned if not (done and done(p))]
+        if n_assumed is not None and any(s != "none" for s in stage.search):
+            notes.append("its searches priced as candidates x inner folds of a default fit")
         plans.append(_StagePlan(stage, todo, len(planned) - len(todo),
                                 "; ".join(dict.fromkeys(notes)) or None, n_assumed))
         if stage.shortlist is not None:
@@ -281,32 +287,53 @@ def _folds(problem, cv) -> int:
     return problem.n_eval if kind == "loo" else k * r
 
 
-def _price(todo: list, problem, cv, times: Mapping) -> dict:
-    """CPU seconds of each planned evaluation of one (view, task), from the probe's times."""
-    reps = representatives([p.config for p in todo])
-    own, path, prefixes = {}, Counter(), {}
+def _kbest_twin(config):
+    """The configuration whose classifier fit an RFE configuration's equals: SelectKBest, same k."""
+    return dataclasses.replace(config, feature_selection="kbest")
+
+
+def _rfe_prefixes(configs) -> dict:
+    """Scaling class -> (first RFE prefix of that class in plan order, smallest k of the class)."""
+    out: dict = {}
+    for c in configs:
+        if c.feature_selection == "rfe" and c.search == "none":
+            prefix = (c.row_scaling, c.imputation, c.column_scaling)
+            first, k = out.get(scaling_class(c), (prefix, c.n_features))
+            out[scaling_class(c)] = (first, min(k, c.n_features))
+    return out
+
+
+def _price(todo: list, problem, cv, times: Mapping, paths: Mapping, *, coarse: bool = False,
+           parts: Mapping | None = None) -> dict:
+    """CPU seconds of each planned evaluation of one (view, task), from the probes.
+
+    ``times``: configuration -> (per split, per pair) seconds (:class:`~.cost_probe.ProbeTimes`);
+    ``paths``: scaling class -> seconds of one RFE elimination path (fast engine;
+    empty for the reference engine, whose RFE configurations are probed as they are);
+    ``parts``: evaluation key -> the number of units (label-vector parts) it is
+    computed in, each of which pays the label-free work of its splits again.
+    """
+    reps = representatives([p.config for p in todo], coarse)
+    shared = bool(paths)
+    own = {}
     for key, rep in reps.items():
-        seconds = times[rep]
-        if key[3] == "rfe" and key[1] == "none":
-            twin = reps.get(key[:3] + ("kbest",) + key[4:])
-            own[key] = times[twin] if twin is not None else 0.0
-            path[key[2]] += max(seconds - own[key], 0.0)
-            prefixes.setdefault(key[2], set()).add((rep.row_scaling, rep.imputation,
-                                                    rep.column_scaling))
-        else:
-            own[key] = seconds
-    for cls, seen in prefixes.items():  # the probe computed one path per prefix it met
-        path[cls] /= len(seen)
+        path_priced = shared and rep.feature_selection == "rfe" and rep.search == "none"
+        own[key] = times[_kbest_twin(rep) if path_priced else rep]
     users = Counter((p.config.row_scaling, p.config.imputation, p.config.column_scaling)
                     for p in todo if p.config.feature_selection == "rfe" and p.config.search == "none")
+    loo = parse_cv_scheme(cv.outer)[0] == "loo"
     pairs = _folds(problem, cv) * (1 + cv.permutations)
     costs = {}
     for p in todo:
-        c, key = p.config, stratum(p.config)
-        per_pair = own[key]
-        if c.feature_selection == "rfe" and c.search == "none":
-            per_pair += path[key[2]] / users[(c.row_scaling, c.imputation, c.column_scaling)]
-        costs[_key(p)] = pairs * per_pair
+        c = p.config
+        split, pair = own[stratum(c, coarse)]
+        if shared and c.feature_selection == "rfe" and c.search == "none":
+            # one path per (split, label vector, prefix), shared by the prefix's RFE configurations
+            pair += paths[scaling_class(c)] / users[(c.row_scaling, c.imputation, c.column_scaling)]
+        # Leave-one-out folds are the same for every label vector (label-free work is
+        # shared by them); stratified folds follow the labels, so each pair has its own.
+        splits = problem.n_eval * (parts or {}).get(_key(p), 1) if loo else pairs
+        costs[_key(p)] = splits * split + pairs * pair
     return costs
 
 
@@ -363,69 +390,150 @@ def estimate_study(study, problems: Mapping, *, engine: str = "fast", workers: i
         Nothing is written anywhere; the probes take a few seconds on the demo
         studies (``probe_seconds`` says how long).
     """
-    from .runner import _units  # the runner's own grouping (same layer; not a public API)
-
     t0 = time.perf_counter()
     cv = study.cv
     plans = _stage_plans(study, done)
-    probes: OrderedDict = OrderedDict()  # problem key -> configurations, over every stage
-    for plan in plans:
-        for p in plan.todo:
-            probes.setdefault((p.modalities, p.parcellation, p.task), []).append(p)
-    warm = {c.classifier + c.search + c.feature_selection: c
-            for ps in probes.values() for c in representatives([p.config for p in ps]).values()}
-    # Worker processes (several workers) each start Python and warm up once.
-    importing = start_import_probe() if workers > 1 and probes else None
-    startup = 0.0
-    if probes:
-        startup = warm_up(problems[next(iter(probes))], list(warm.values()), cv, engine)
-    startup = startup + import_seconds(importing) if importing is not None else 0.0
-    n_fits, times, probe_wall, probe_cpu = 0, {}, 0.0, 0.0
-    for plan in plans:
-        groups: OrderedDict = OrderedDict()
-        for p in plan.todo:
-            groups.setdefault((p.modalities, p.parcellation, p.task), []).append(p)
-        for pkey, members in groups.items():
-            reps = list(representatives([p.config for p in members]).values())
-            for configs, vectors in (([c for c in reps if c.search == "none"], None),
-                                     ([c for c in reps if c.search != "none"], 1)):
-                fresh = [c for c in configs if (pkey, c) not in times]
-                if not fresh:
-                    continue
-                probe = time_probe(problems[pkey], fresh, cv, engine,
-                                   **({"n_vectors": vectors} if vectors else {}))
-                n_fits += probe.n_fits
-                probe_wall, probe_cpu = probe_wall + probe.wall, probe_cpu + probe.cpu
-                times.update({(pkey, c): s for c, s in probe.seconds.items()})
+    groups = [_by_problem(plan.todo) for plan in plans]
+    startup = _startup(groups, problems, cv, engine, workers)
+    times, paths, n_fits, busy = _probe(plans, groups, problems, cv, engine)
     probe_seconds = time.perf_counter() - t0
-    busy = max(1.0, probe_wall / probe_cpu) if probe_cpu > 0.05 else 1.0
+    # Other work worth (busy x cores - 1) processes shares the cores with the workers.
     slowdown = max(1.0, (busy * _cores() - 1 + workers) / _cores())
-    stages, per_evaluation, started = [], {}, False
-    for plan in plans:
-        costs: dict = {}
-        groups = OrderedDict()
-        for p in plan.todo:
-            groups.setdefault((p.modalities, p.parcellation, p.task), []).append(p)
-        for pkey, members in groups.items():
-            mine = {c: s for (k, c), s in times.items() if k == pkey}
-            costs.update(_price(members, problems[pkey], cv, mine))
-        units, chunks = _units(list(enumerate(plan.todo)), problems, cv, engine, workers)
-        unit_costs = []
-        for args, chunk in zip(units, chunks):
-            labels = args[4]
-            share = 1.0 if labels is None else (labels[1] - labels[0]) / (1 + cv.permutations)
-            unit_costs.append(share * sum(costs[_key(p)] for _, p in chunk))
-        first = startup if unit_costs and not started else 0.0
-        started = started or bool(unit_costs)
-        wall = _makespan(unit_costs, workers, first) * slowdown if unit_costs else 0.0
-        # what the progress display counts down: the evaluations' shares of the wall time
-        scale = wall / sum(costs.values()) if costs and sum(costs.values()) else 0.0
-        per_evaluation.update({k: v * scale for k, v in costs.items()})
-        cpu = sum(costs.values()) + first * min(workers, len(unit_costs))
-        stages.append(StageEstimate(
-            name=plan.stage.name, n_evaluations=len(plan.todo), seconds=wall, cpu_seconds=cpu,
-            assumption=plan.assumption, n_classifiers=plan.n_classifiers,
-            dominant=_dominant(plan.todo, costs), already_done=plan.already_done))
+    stages, per_evaluation = [], {}
+    for plan, by_problem in zip(plans, groups):
+        stage, costs = _stage_estimate(plan, by_problem, problems, cv, engine, workers, times,
+                                       paths, startup if not any(s.n_evaluations for s in stages) else 0.0,
+                                       slowdown)
+        stages.append(stage)
+        per_evaluation.update(costs)
     return StudyEstimate(stages=tuple(stages), workers=workers, engine=engine,
                          probe_seconds=probe_seconds, n_probe_fits=n_fits, busy=busy,
                          evaluation_seconds=per_evaluation)
+
+
+def _by_problem(todo: list) -> "OrderedDict[tuple, list]":
+    groups: OrderedDict = OrderedDict()
+    for p in todo:
+        groups.setdefault((p.modalities, p.parcellation, p.task), []).append(p)
+    return groups
+
+
+def _startup(groups, problems, cv, engine: str, workers: int) -> float:
+    """CPU seconds a worker process spends before its first unit (0 for one worker).
+
+    Warms this process up too (library imports, compiled loops), so that the
+    probes after it time fits only; with one worker the run then starts warm.
+    """
+    # One plain configuration per (classifier, selection), and each search strategy
+    # once with KNN (cheap): the first uses are what is slow, not the fits.
+    warm = {}
+    for by_problem in groups:
+        for members in by_problem.values():
+            for c in representatives([p.config for p in members]).values():
+                warm.setdefault((c.classifier, "none", c.feature_selection),
+                                dataclasses.replace(c, search="none"))
+                if c.search != "none":
+                    warm.setdefault(("KNN", c.search), PipelineConfig(
+                        "KNN", row_scaling="standard", column_scaling="standard", search=c.search))
+    if not warm:
+        return 0.0
+    first = next(key for by_problem in groups for key in by_problem)
+    importing = start_import_probe() if workers > 1 else None
+    seconds = warm_up(problems[first], list(warm.values()), cv, engine)
+    return seconds + import_seconds(importing) if importing is not None else 0.0
+
+
+def _probe(plans, groups, problems, cv, engine: str) -> tuple[dict, dict, int, float]:
+    """Time what each stage's evaluations are priced from.
+
+    Returns ``times`` ((problem, config) -> (per split, per pair) CPU seconds),
+    ``paths`` ((problem, scaling class) -> CPU seconds of one RFE path), the number
+    of fits timed, and how busy the machine was (wall / CPU seconds, at least 1).
+
+    With the fast engine an RFE configuration is not probed: it costs its
+    SelectKBest twin's fit plus its share of one elimination path, timed alone.
+    In a stage whose classifiers are assumed (every one the shortlist could keep),
+    strata are coarser (:func:`~.cost_probe.stratum`) and searches are not run
+    (tuning every classifier that might be shortlisted would take as long as a
+    small study): a search is priced from its pipeline's default fit
+    (:func:`_search_from_default`).
+    """
+    times: dict = {}
+    paths: dict = {}
+    derived: dict = {}
+    n_fits, wall, cpu = 0, 0.0, 0.0
+    for plan, by_problem in zip(plans, groups):
+        coarse = plan.n_classifiers is not None  # an upper bound over assumed classifiers
+        for pkey, members in by_problem.items():
+            configs = [p.config for p in members]
+            wanted = []
+            for c in representatives(configs, coarse).values():
+                if engine == "fast" and c.feature_selection == "rfe" and c.search == "none":
+                    wanted.append(_kbest_twin(c))
+                elif coarse and c.search != "none":
+                    derived[(pkey, c)] = dataclasses.replace(c, search="none")
+                    wanted.append(_kbest_twin(derived[(pkey, c)])
+                                  if c.feature_selection == "rfe" else derived[(pkey, c)])
+                else:
+                    wanted.append(c)
+            fresh = list(dict.fromkeys(c for c in wanted if (pkey, c) not in times))
+            for batch, n_vectors in probe_batches(fresh):
+                probe = time_probe(problems[pkey], batch, cv, engine, n_vectors=n_vectors)
+                n_fits, wall, cpu = n_fits + probe.n_fits, wall + probe.wall, cpu + probe.cpu
+                times.update({(pkey, c): t for c, t in probe.seconds.items()})
+            for cls, (prefix, k_min) in (_rfe_prefixes(configs).items() if engine == "fast" else ()):
+                if (pkey, cls) not in paths:
+                    path_cpu, path_wall = time_rfe_path(problems[pkey], cv, prefix, k_min)
+                    paths[(pkey, cls)] = path_cpu
+                    n_fits, wall, cpu = n_fits + 1, wall + path_wall, cpu + path_cpu
+    for (pkey, config), default in derived.items():
+        if default.feature_selection == "rfe":  # its default: the twin's fit and one path
+            split, pair = times[(pkey, _kbest_twin(default))]
+            times[(pkey, default)] = (split, pair + paths.get((pkey, scaling_class(default)), 0.0))
+        times.setdefault((pkey, config), _search_from_default(config, times[(pkey, default)], cv))
+    return times, paths, n_fits, (max(1.0, wall / cpu) if cpu > 0.05 else 1.0)
+
+
+def _search_from_default(config, default: tuple[float, float], cv) -> tuple[float, float]:
+    """(per split, per pair) seconds of a search, from its pipeline's default fit.
+
+    Per outer pair, a search with n candidates (random and bayes get the grid's
+    number: matched budgets) fits each candidate in k inner folds on (k - 1)/k of
+    the rows, with label-free work once per inner fold, then refits the choice:
+    ``(k - 1) x split + (n (k - 1) + 1) x pair``, the candidates costing what the
+    default costs.
+    """
+    split, pair = default
+    k = parse_cv_scheme(cv.inner)[1]
+    n = search_space(config.classifier).grid_size
+    return split, (k - 1) * split + (n * (k - 1) + 1) * pair
+
+
+def _stage_estimate(plan, by_problem, problems, cv, engine: str, workers: int, times: dict,
+                    paths: dict, startup: float, slowdown: float) -> tuple[StageEstimate, dict]:
+    """One stage's estimate, and each of its evaluations' share of the stage's wall time."""
+    from .runner import _units  # the runner's own grouping (same layer; not a public API)
+
+    units, chunks = _units(list(enumerate(plan.todo)), problems, cv, engine, workers)
+    n_parts = Counter(_key(p) for chunk in chunks for _, p in chunk)
+    costs: dict = {}
+    for pkey, members in by_problem.items():
+        mine = {c: t for (k, c), t in times.items() if k == pkey}
+        mine_paths = {cls: t for (k, cls), t in paths.items() if k == pkey}
+        costs.update(_price(members, problems[pkey], cv, mine, mine_paths,
+                            coarse=plan.n_classifiers is not None, parts=n_parts))
+    unit_costs = []
+    for args, chunk in zip(units, chunks):
+        labels = args[4]
+        share = 1.0 if labels is None else (labels[1] - labels[0]) / (1 + cv.permutations)
+        unit_costs.append(share * sum(costs[_key(p)] for _, p in chunk))
+    wall = _makespan(unit_costs, workers, startup) * slowdown if unit_costs else 0.0
+    total = sum(costs.values())
+    # what the progress display counts down: the evaluations' shares of the wall time
+    shares = {k: v * wall / total for k, v in costs.items()} if total else dict.fromkeys(costs, 0.0)
+    stage = StageEstimate(
+        name=plan.stage.name, n_evaluations=len(plan.todo), seconds=wall,
+        cpu_seconds=total + startup * min(workers, len(unit_costs)), assumption=plan.assumption,
+        n_classifiers=plan.n_classifiers, dominant=_dominant(plan.todo, costs),
+        already_done=plan.already_done)
+    return stage, shares

@@ -93,6 +93,7 @@ class _Ledger:
 
     def __init__(self, n_configs: int, splits):
         self.seconds = np.zeros(n_configs)
+        self.split_seconds = np.zeros(n_configs)  # of which label-free (see PartialEvaluation)
         self.offsets = [np.cumsum([0] + [len(test) for _, test in label_splits])
                         for label_splits in splits]
         width = max(int(o[-1]) for o in self.offsets)
@@ -115,7 +116,7 @@ class _Ledger:
         o = self.offsets[li]
         return [self.predicted[ci, li, o[f]:o[f + 1]] for f in range(len(o) - 1)]
 
-    def settle(self, items) -> None:
+    def settle(self, items, label_free: bool = False) -> None:
         """Charge each item's (and its derived items') seconds to its users, evenly."""
         for top in items:
             for item in top.all_items():
@@ -123,6 +124,8 @@ class _Ledger:
                     share = item.seconds / len(item.users)
                     for user in item.users:
                         self.seconds[user] += share
+                        if label_free:
+                            self.split_seconds[user] += share
 
 
 def _config_steps(ci, config, cv, fold, labels, search, ledger, tag):
@@ -240,6 +243,11 @@ class PartialEvaluation:
         Outer fold -> chosen hyperparameters, for the real labels (empty when this
         part does not hold label vector 0 or the configuration has no search).
     seconds : float
+    split_seconds : float
+        Of ``seconds``, the label-free work (row and column scaling, imputation, PCA
+        after no selection, kernel products, ...) that every label vector of an
+        outer training set shares: a part over more label vectors pays it once per
+        split (the time estimate prices it so, :mod:`cohortbench.execute.estimate`).
     """
 
     start: int
@@ -248,6 +256,7 @@ class PartialEvaluation:
     first_seen: dict
     chosen: dict
     seconds: float
+    split_seconds: float = 0.0
 
 
 def evaluate_fast_part(problem: Problem, configs: list[PipelineConfig], cv: CVScheme,
@@ -307,8 +316,8 @@ def evaluate_fast_part(problem: Problem, configs: list[PipelineConfig], cv: CVSc
                 ledger.settle(labels.items.values())
                 for inner in search.transforms:
                     ledger.settle(inner.items.values())
-        ledger.settle(fold.items.values())
-    ledger.settle(view.items.values())
+        ledger.settle(fold.items.values(), label_free=True)
+    ledger.settle(view.items.values(), label_free=True)
 
     done = [ci for ci in range(len(configs)) if ci not in ledger.failed]
     # Whatever the ledger did not see (grouping, bookkeeping) is spread evenly.
@@ -322,7 +331,8 @@ def evaluate_fast_part(problem: Problem, configs: list[PipelineConfig], cv: CVSc
                        for li in range(first, stop)},
             first_seen=dict(ledger.first_seen[ci]),
             chosen={fi: params for (li, fi), params in ledger.chosen[ci].items() if li == 0},
-            seconds=float(ledger.seconds[ci]) + overhead)
+            seconds=float(ledger.seconds[ci]) + overhead,
+            split_seconds=float(ledger.split_seconds[ci]))
     return outcomes
 
 
