@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -99,19 +100,27 @@ def _eta_at_middle(stage: dict, end: float) -> dict | None:
     return {"actual_left": end - now, "model_eta": model, "count_eta": counted}
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_one(name: str, study_path: Path, jobs: int, out: Path) -> dict:
     study = load_study(study_path)
     problems, _ = prepare_problems(study)
-    with make_backend(jobs=jobs) as backend:
-        t0 = time.perf_counter()
-        est = estimate_study(study, problems, engine="fast", workers=backend.workers)
-        t_est = time.perf_counter() - t0
-        del problems
-        rec = Recorder()
-        t1 = time.perf_counter()
+    backend = make_backend(jobs=jobs)
+    t0 = time.perf_counter()
+    est = estimate_study(study, problems, engine="fast", workers=backend.workers)
+    t_est = time.perf_counter() - t0
+    del problems
+    rec = Recorder()
+    children0 = _children_cpu()  # after the estimate's own import probe has ended
+    t1, c1 = time.perf_counter(), time.process_time()
+    with backend:
         run_study(study, out, backend=backend, progress=rec, engine="fast",
                   expected_cost=est.expected_cost)
-        t_end = time.perf_counter()
+        t_end, c_end = time.perf_counter(), time.process_time()
+    cpu = c_end - c1 + _children_cpu() - children0  # workers are counted once they have exited
     stages = []
     for i, s in enumerate(rec.stages):
         end = rec.stages[i + 1]["start"] if i + 1 < len(rec.stages) else t_end
@@ -122,6 +131,8 @@ def run_one(name: str, study_path: Path, jobs: int, out: Path) -> dict:
     actual = t_end - t1
     return {"study": name, "jobs": jobs, "evaluations": sum(s["n"] for s in rec.stages),
             "estimate_s": est.seconds, "actual_s": actual, "ratio": est.seconds / actual,
+            "estimate_cpu": sum(s.cpu_seconds for s in est.stages), "actual_cpu": cpu,
+            "busy": est.busy,
             "probe_s": t_est, "probe_fits": est.n_probe_fits, "lines": est.lines(),
             "stages": stages, "load_before": os.getloadavg()}
 
@@ -149,8 +160,9 @@ def machine() -> str:
 
 def table(rows: list[dict]) -> str:
     out = ["| study | --jobs | evaluations | estimate | actual | estimate / actual | within 2x | "
-           "probe (fits) | ETA at mid-stage: model / count-based / actual left | load before |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+           "CPU: estimate / actual | probe (fits) | probes' share of a core | "
+           "ETA at mid-stage: model / count-based / actual left | load before |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         mids = [s["eta_middle"] for s in r["stages"] if s["eta_middle"]]
         mid = max(mids, key=lambda m: m["actual_left"]) if mids else None
@@ -158,8 +170,9 @@ def table(rows: list[dict]) -> str:
                if mid and mid["model_eta"] is not None else "-")
         ok = "yes" if 0.5 <= r["ratio"] <= 2 else "**no**"
         out.append(f"| {r['study']} | {r['jobs']} | {r['evaluations']} | {r['estimate_s']:.0f} s | "
-                   f"{r['actual_s']:.0f} s | {r['ratio']:.2f} | {ok} | {r['probe_s']:.1f} s "
-                   f"({r['probe_fits']}) | {eta} | {r['load_before'][0]:.1f} |")
+                   f"{r['actual_s']:.0f} s | {r['ratio']:.2f} | {ok} | {r['estimate_cpu']:.0f} / "
+                   f"{r['actual_cpu']:.0f} s | {r['probe_s']:.1f} s ({r['probe_fits']}) | "
+                   f"{100 / r['busy']:.0f} % | {eta} | {r['load_before'][0]:.1f} |")
     return "\n".join(out)
 
 
@@ -178,7 +191,8 @@ def main(argv=None) -> None:
                 row = run_one(name, path, jobs, base / f"run-{name.replace(' ', '')}-{jobs}")
                 rows.append(row)
                 print(f"{name} --jobs {jobs}: estimate {row['estimate_s']:.1f} s, actual "
-                      f"{row['actual_s']:.1f} s, ratio {row['ratio']:.2f} (probe {row['probe_s']:.1f} s)",
+                      f"{row['actual_s']:.1f} s, ratio {row['ratio']:.2f} (probe {row['probe_s']:.1f} s);"
+                      f" CPU estimate {row['estimate_cpu']:.1f} s, actual {row['actual_cpu']:.1f} s",
                       flush=True)
                 for s in row["stages"]:
                     print(f"    {s['stage']}: estimate {s['estimate_s']:.1f} s, actual {s['actual_s']:.1f} s"

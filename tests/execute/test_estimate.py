@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import os
 from pathlib import Path
 
 import numpy as np
@@ -126,10 +125,10 @@ def _fixed_times(monkeypatch, seconds_of):
     def fake(problem, configs, cv, engine, n_vectors=cost_probe.PROBE_VECTORS):
         return ProbeTimes({c: (0.0, seconds_of(c)) for c in configs}, len(configs) * 4, 0.0, 0.0)
 
-    monkeypatch.setattr(estimate, "time_probe", fake)
-    monkeypatch.setattr(estimate, "warm_up", lambda *a, **k: 0.0)
-    monkeypatch.setattr(estimate, "start_import_probe", lambda: None)
-    monkeypatch.setattr(estimate, "time_rfe_path", lambda *a: (30.0, 30.0))
+    monkeypatch.setattr(cost_probe, "time_probe", fake)
+    monkeypatch.setattr(cost_probe, "warm_up", lambda *a, **k: 0.0)
+    monkeypatch.setattr(cost_probe, "start_import_probe", lambda: None)
+    monkeypatch.setattr(cost_probe, "time_rfe_path", lambda *a: (30.0, 30.0))
 
 
 def _study_with(tmp_path, stages_yaml: str, permutations: int = 2):
@@ -245,7 +244,7 @@ def test_probing_writes_nothing_and_is_deterministic_in_structure(tmp_path, monk
         probed.append((problem.task, tuple(configs), kw["n_vectors"]))
         return real(problem, configs, cv, engine, **kw)
 
-    monkeypatch.setattr(estimate, "time_probe", spy)
+    monkeypatch.setattr(cost_probe, "time_probe", spy)
     first = estimate_study(study, problems, workers=1)
     plan = list(probed)
     probed.clear()
@@ -337,3 +336,71 @@ def test_the_runner_hands_each_evaluations_expected_cost_to_the_progress(tmp_pat
             stage = call[1]
         else:
             assert call == ("advance", 1, cost[stage])
+
+
+def test_a_search_is_priced_from_its_default_fit_by_candidates_and_inner_folds():
+    cv = CVScheme(inner="stratified-kfold:5")
+    # SVM_LIN's grid has 7 points; per outer pair: 4 x the label-free work of an inner
+    # fold, 7 candidates x 5 inner fits on 4/5 of the rows (= 7 x 4 default fits), one refit
+    split, pair = cost_probe.search_from_default(_cfg(clf="SVM_LIN", search="grid"), (1.0, 2.0), cv)
+    assert split == 1.0
+    assert pair == pytest.approx(4 * 1.0 + (7 * 4 + 1) * 2.0)
+
+
+def test_an_assumed_shortlist_is_not_tuned_while_estimating(tmp_path, monkeypatch):
+    _fixed_times(monkeypatch, lambda c: 1.0)
+    probed = []
+    fake = cost_probe.time_probe
+
+    def spy(problem, configs, cv, engine, n_vectors=1):
+        probed.extend(configs)
+        return fake(problem, configs, cv, engine, n_vectors)
+
+    monkeypatch.setattr(cost_probe, "time_probe", spy)
+    stages = SHORTLIST_STAGES.replace("{RULE}", "{min_accuracy: 0.6}").replace(
+        "classifiers: [SVM_LIN]\n    pipeline: best", "classifiers: shortlist\n    pipeline: best")
+    study, problems = _study_with(tmp_path, stages)
+    tune = estimate_study(study, problems).stages[2]
+    assert tune.n_classifiers == 3 and "searches priced as candidates x inner folds" in tune.assumption
+    assert all(c.search == "none" for c in probed)
+    # a search whose classifiers are known is timed as it is
+    probed.clear()
+    study, problems = _study_with(tmp_path / "known", SHORTLIST_STAGES.replace("{RULE}", "{keep: [KNN]}"))
+    estimate_study(study, problems)
+    assert any(c.search == "grid" for c in probed)
+
+
+def test_validate_returns_the_estimate_and_prints_it(tmp_path):
+    import cohortbench as cb
+    from cohortbench.api import summary_lines
+    from tests.conftest import write_tiny_study
+
+    study = write_tiny_study(tmp_path / "cohort", permutations=1)
+    _, summary = cb.validate(study, jobs=2)
+    est = summary["estimate"]
+    assert est.workers == 2 and [s.name for s in est.stages] == ["screen", "refine", "tune", "enrich"]
+    lines = summary_lines(summary)
+    start = next(i for i, line in enumerate(lines) if line.startswith("time estimate for 2 workers"))
+    assert "timed" in lines[start] and "which took" in lines[start]
+    assert lines[start + 1].strip().startswith("stage screen: 6 evaluations, about")
+    assert lines[-1].strip().startswith(("total: about", "total: up to"))
+    _, summary = cb.validate(study, estimate=False)
+    assert "estimate" not in summary
+
+
+def test_the_template_says_how_long_it_takes_and_how_to_start_smaller():
+    from cohortbench.data.synthetic import STUDY_TEMPLATE
+
+    head = STUDY_TEMPLATE.template[: STUDY_TEMPLATE.template.index("name:")]
+    assert "about 5 hours" in head and "on 2 cores" in head
+    assert "cohortbench demo --quick" in head and "cohortbench validate" in head
+
+
+def test_an_evaluation_an_earlier_stage_computes_is_counted_not_priced(tmp_path, monkeypatch):
+    _fixed_times(monkeypatch, lambda c: 1.0)
+    study, problems = _study_with(tmp_path, SHORTLIST_STAGES.replace("{RULE}", "{keep: [KNN]}"))
+    refine = estimate_study(study, problems).stages[1]
+    # refine's standard/standard/none/none KNN is the screen's KNN, on both tasks
+    assert refine.n_evaluations == 8 and refine.reused == 2
+    assert {k[4].row_scaling for k in estimate_study(study, problems).evaluation_seconds
+            if k[0] == "refine" and k[4].feature_selection == "none"} == {"none"}

@@ -25,7 +25,10 @@ Nothing is written anywhere: probes run in memory, in this process.
 from __future__ import annotations
 
 import dataclasses
+import os
 import statistics
+import subprocess
+import sys
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -33,13 +36,31 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from ..design.classifiers import search_space
 from ..design.configs import CVScheme, PipelineConfig
 from .problem import Problem
-from .splits import outer_splits
+from .splits import outer_splits, parse_cv_scheme
 
-__all__ = ["stratum", "representatives", "probe_problem", "ProbeTimes", "time_probe",
-           "warm_up", "start_import_probe", "import_seconds", "probe_batches", "time_rfe_path",
-           "scaling_class", "PROBE_VECTORS", "PROBE_FOLDS"]
+__all__ = [
+    "PROBE_FOLDS",
+    "PROBE_VECTORS",
+    "ProbeTimes",
+    "import_seconds",
+    "kbest_twin",
+    "probe_batches",
+    "probe_problem",
+    "probe_study",
+    "representatives",
+    "rfe_prefixes",
+    "scaling_class",
+    "search_from_default",
+    "start_import_probe",
+    "startup_seconds",
+    "stratum",
+    "time_probe",
+    "time_rfe_path",
+    "warm_up",
+]
 
 #: Label vectors probed per configuration: one (its label-free work is apportioned
 #: by the engine, see ``PartialEvaluation.split_seconds``) ...
@@ -73,7 +94,7 @@ def stratum(config: PipelineConfig, coarse: bool = False) -> tuple:
 
 
 def representatives(configs: list[PipelineConfig],
-                    coarse: bool = False) -> "OrderedDict[tuple, PipelineConfig]":
+                    coarse: bool = False) -> OrderedDict[tuple, PipelineConfig]:
     """One configuration per stratum (:func:`stratum`), in plan order.
 
     The median ``n_features`` of the stratum (the lower one of two middles), the
@@ -266,10 +287,6 @@ _IMPORTS = ("import time, cohortbench.execute.units, cohortbench.execute.fast; "
 
 def start_import_probe():
     """Start a Python process that imports what a worker imports (see :func:`import_seconds`)."""
-    import os
-    import subprocess
-    import sys
-
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     try:
         return subprocess.Popen([sys.executable, "-c", _IMPORTS], stdout=subprocess.PIPE,
@@ -288,3 +305,110 @@ def import_seconds(process) -> float:
     except Exception:  # noqa: BLE001 - an estimate without it is still an estimate
         process.kill()
         return 0.0
+
+
+def kbest_twin(config):
+    """The configuration whose classifier fit an RFE configuration's equals: SelectKBest, same k."""
+    return dataclasses.replace(config, feature_selection="kbest")
+
+
+def rfe_prefixes(configs) -> dict:
+    """Scaling class -> (first RFE prefix of that class in plan order, smallest k of the class)."""
+    out: dict = {}
+    for c in configs:
+        if c.feature_selection == "rfe" and c.search == "none":
+            prefix = (c.row_scaling, c.imputation, c.column_scaling)
+            first, k = out.get(scaling_class(c), (prefix, c.n_features))
+            out[scaling_class(c)] = (first, min(k, c.n_features))
+    return out
+
+
+def startup_seconds(groups, problems, cv, engine: str, workers: int) -> float:
+    """CPU seconds a worker process spends before its first unit (0 for one worker).
+
+    Warms this process up too (library imports, compiled loops), so that the
+    probes after it time fits only; with one worker the run then starts warm.
+    """
+    # One plain configuration per (classifier, selection), and each search strategy
+    # once with KNN (cheap): the first uses are what is slow, not the fits.
+    warm = {}
+    for by_problem in groups:
+        for members in by_problem.values():
+            for c in representatives([p.config for p in members]).values():
+                warm.setdefault((c.classifier, "none", c.feature_selection),
+                                dataclasses.replace(c, search="none"))
+                if c.search != "none":
+                    warm.setdefault(("KNN", c.search), PipelineConfig(
+                        "KNN", row_scaling="standard", column_scaling="standard", search=c.search))
+    if not warm:
+        return 0.0
+    first = next(key for by_problem in groups for key in by_problem)
+    importing = start_import_probe() if workers > 1 else None
+    seconds = warm_up(problems[first], list(warm.values()), cv, engine)
+    return seconds + import_seconds(importing) if importing is not None else 0.0
+
+
+def probe_study(plans, groups, problems, cv, engine: str) -> tuple[dict, dict, int, float]:
+    """Time what each stage's evaluations are priced from.
+
+    Returns ``times`` ((problem, config) -> (per split, per pair) CPU seconds),
+    ``paths`` ((problem, scaling class) -> CPU seconds of one RFE path), the number
+    of fits timed, and how busy the machine was (wall / CPU seconds, at least 1).
+
+    With the fast engine an RFE configuration is not probed: it costs its
+    SelectKBest twin's fit plus its share of one elimination path, timed alone.
+    In a stage whose classifiers are assumed (every one the shortlist could keep),
+    strata are coarser (:func:`~.cost_probe.stratum`) and searches are not run
+    (tuning every classifier that might be shortlisted would take as long as a
+    small study): a search is priced from its pipeline's default fit
+    (:func:`search_from_default`).
+    """
+    times: dict = {}
+    paths: dict = {}
+    derived: dict = {}
+    n_fits, wall, cpu = 0, 0.0, 0.0
+    for plan, by_problem in zip(plans, groups):
+        coarse = plan.n_classifiers is not None  # an upper bound over assumed classifiers
+        for pkey, members in by_problem.items():
+            configs = [p.config for p in members]
+            wanted = []
+            for c in representatives(configs, coarse).values():
+                if engine == "fast" and c.feature_selection == "rfe" and c.search == "none":
+                    wanted.append(kbest_twin(c))
+                elif coarse and c.search != "none":
+                    derived[(pkey, c)] = dataclasses.replace(c, search="none")
+                    wanted.append(kbest_twin(derived[(pkey, c)])
+                                  if c.feature_selection == "rfe" else derived[(pkey, c)])
+                else:
+                    wanted.append(c)
+            fresh = list(dict.fromkeys(c for c in wanted if (pkey, c) not in times))
+            for batch, n_vectors in probe_batches(fresh):
+                probe = time_probe(problems[pkey], batch, cv, engine, n_vectors=n_vectors)
+                n_fits, wall, cpu = n_fits + probe.n_fits, wall + probe.wall, cpu + probe.cpu
+                times.update({(pkey, c): t for c, t in probe.seconds.items()})
+            for cls, (prefix, k_min) in (rfe_prefixes(configs).items() if engine == "fast" else ()):
+                if (pkey, cls) not in paths:
+                    path_cpu, path_wall = time_rfe_path(problems[pkey], cv, prefix, k_min)
+                    paths[(pkey, cls)] = path_cpu
+                    n_fits, wall, cpu = n_fits + 1, wall + path_wall, cpu + path_cpu
+    for (pkey, config), default in derived.items():
+        if default.feature_selection == "rfe":  # its default: the twin's fit and one path
+            split, pair = times[(pkey, kbest_twin(default))]
+            times[(pkey, default)] = (split, pair + paths.get((pkey, scaling_class(default)), 0.0))
+        times.setdefault((pkey, config), search_from_default(config, times[(pkey, default)], cv))
+    return times, paths, n_fits, (max(1.0, wall / cpu) if cpu > 0.05 else 1.0)
+
+
+def search_from_default(config, default: tuple[float, float], cv) -> tuple[float, float]:
+    """(per split, per pair) seconds of a search, from its pipeline's default fit.
+
+    Per outer pair, a search with n candidates (random and bayes get the grid's
+    number: matched budgets) fits each candidate in k inner folds on (k - 1)/k of
+    the rows, with label-free work once per inner fold, then refits the choice:
+    ``(k - 1) x split + (n (k - 1) + 1) x pair``, the candidates costing what the
+    default costs.
+    """
+    split, pair = default
+    k = parse_cv_scheme(cv.inner)[1]
+    n = search_space(config.classifier).grid_size
+    return split, (k - 1) * split + (n * (k - 1) + 1) * pair

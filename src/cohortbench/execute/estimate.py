@@ -13,12 +13,13 @@ The model, per (view, task) of a stage:
 - configurations of one stratum (:func:`~.cost_probe.stratum`: classifier,
   search, scaled or unscaled, selection, reduction) cost what their
   representative cost;
+- label-free work (scaling, PCA, kernel products: ``PartialEvaluation.split_seconds``)
+  is paid once per outer split, which leave-one-out shares among all label vectors;
 - an RFE elimination path is computed once per (fold, label vector, scaling
   prefix) and serves every k, reduction and classifier of the prefix (the fast
-  engine's sharing): the probe's RFE configurations minus their classifier fits
-  (taken from the SelectKBest configuration of the same stratum, which feeds the
-  classifier the same number of features) give one path's cost, charged once per
-  prefix and split among the prefix's RFE configurations;
+  engine's sharing): one path per scaling class (scaled, unscaled) is timed alone,
+  charged once per prefix and split among the prefix's RFE configurations, whose
+  classifier fits cost what their SelectKBest twins' (same k) cost;
 - wall time: the runner's units (split by label vectors for several workers) are
   handed to ``workers`` processes in the runner's order, each to the first free
   one (list scheduling: the slowest unit bounds a stage); stages run one after
@@ -28,18 +29,15 @@ The model, per (view, task) of a stage:
   ``max(1, (b x cores - 1 + workers) / cores)`` times slower than alone on a
   core (more workers than cores included).
 
-Stages that depend on earlier results are planned under a stated assumption:
-``classifiers: shortlist`` as every classifier of the shortlisting stage (an
-upper bound; the ``keep`` list when the rule gives one), ``pipeline: best`` as
-the previous stage's pipeline that feeds the classifier the most features
-without RFE. Under an assumed shortlist, searches are not probed (tuning every
-classifier that might be shortlisted would take as long as a small study): a
-search is priced as its candidates x inner folds of the pipeline's default fit.
+Stages that depend on earlier results are planned under a stated assumption
+(:mod:`.assumed_plan`). Under an assumed shortlist, searches are not probed
+(tuning every classifier that might be shortlisted would take as long as a small
+study): a search is priced as its candidates x inner folds of the pipeline's
+default fit.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 import os
 import time
@@ -47,14 +45,20 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from ..design.classifiers import classifier_names, search_space
-from ..design.configs import PipelineConfig
-from ..design.stages import PlannedEvaluation, plan_stage
-from .cost_probe import (import_seconds, probe_batches, representatives, scaling_class,
-                         start_import_probe, stratum, time_probe, time_rfe_path, warm_up)
+from ..design.stages import PlannedEvaluation
+from .assumed_plan import evaluation_key as _key
+from .assumed_plan import stage_plans
+from .cost_probe import (
+    kbest_twin,
+    probe_study,
+    representatives,
+    scaling_class,
+    startup_seconds,
+    stratum,
+)
 from .splits import parse_cv_scheme
 
-__all__ = ["StageEstimate", "StudyEstimate", "estimate_study", "describe_seconds"]
+__all__ = ["StageEstimate", "StudyEstimate", "describe_seconds", "estimate_study"]
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,9 @@ class StageEstimate:
         (e.g. ``"RFE on unscaled values: ~70 % of the time"``).
     already_done : int
         Evaluations a resumed run already has.
+    reused : int
+        Of ``n_evaluations``, those an earlier stage computes (the same view, task
+        and configuration): the run copies their results, at no cost.
     """
 
     name: str
@@ -90,6 +97,7 @@ class StageEstimate:
     n_classifiers: int | None = None
     dominant: str | None = None
     already_done: int = 0
+    reused: int = 0
 
 
 @dataclass(frozen=True)
@@ -181,7 +189,9 @@ def _n(count: int) -> str:
 
 
 def _stage_line(s: StageEstimate, who: str) -> str:
-    done = f" ({s.already_done} already done)" if s.already_done else ""
+    notes = ([f"{s.reused} the same as in an earlier stage"] if s.reused else []) + \
+        ([f"{s.already_done} already done"] if s.already_done else [])
+    done = f" ({'; '.join(notes)})" if notes else ""
     if s.n_evaluations == 0:
         return f"stage {s.name}: nothing left to compute{done}"
     dominant = f"; {s.dominant}" if s.dominant else ""
@@ -198,82 +208,6 @@ def _stage_line(s: StageEstimate, who: str) -> str:
             f"{describe_seconds(s.seconds)} with {who}{dominant}{done}")
 
 
-def _key(p: PlannedEvaluation) -> tuple:
-    return (p.stage, p.task, p.modalities, p.parcellation, p.config)
-
-
-def _describe_steps(steps: dict) -> str:
-    sel = steps["feature_selection"]
-    sel = "no selection" if sel == "none" else f"{sel} k = {steps.get('n_features')}"
-    red = "no reduction" if steps["dim_reduction"] == "none" else steps["dim_reduction"]
-    return (f"row scaling {steps['row_scaling']}, column scaling {steps['column_scaling']}, "
-            f"{sel}, {red}")
-
-
-def _assumed_best(steps: list[dict]) -> tuple[dict, str | None]:
-    """The pipeline assumed for ``pipeline: best``: exact when there is one to choose from."""
-    unique = list({repr(sorted(s.items())): s for s in steps}.values())
-    if len(unique) == 1:
-        return unique[0], None
-    # The widest input without RFE costs most to tune (saga, networks and trees
-    # scale with the features; an RFE path inside every inner fold is the exception).
-    pool = [s for s in unique if s["feature_selection"] != "rfe"] or unique
-    best = max(pool, key=lambda s: (s["dim_reduction"] == "none", s["feature_selection"] == "none",
-                                    s.get("n_features") or 0,
-                                    s["row_scaling"] != "none" and s["column_scaling"] != "none"))
-    return best, f"`pipeline: best` taken as {_describe_steps(best)}"
-
-
-@dataclass
-class _StagePlan:
-    stage: object
-    todo: list
-    already_done: int
-    assumption: str | None
-    n_classifiers: int | None
-
-
-def _stage_plans(study, done: Callable[[PlannedEvaluation], bool] | None) -> list[_StagePlan]:
-    """Every stage's planned evaluations, assuming what earlier results would decide."""
-    order = list(classifier_names())
-    shortlist: tuple[list[str], str | None] = ([], None)
-    previous: tuple[list[dict], str | None] = ([], None)
-    plans = []
-    for index, stage in enumerate(study.spec.stages):
-        notes, n_assumed = [], None
-        if stage.classifiers == "all":
-            classifiers = order
-        elif stage.classifiers == "shortlist":
-            classifiers, why = shortlist
-            if why:
-                notes.append(why)
-                n_assumed = len(classifiers)
-        else:
-            classifiers = list(stage.classifiers)
-        best = None
-        if stage.pipeline == "best":
-            best, why = _assumed_best(previous[0]) if previous[0] else (None, None)
-            notes += [t for t in (previous[1], why) if t]
-        planned = plan_stage(stage, index, classifiers=classifiers, tasks=list(study.tasks),
-                             default_modalities=study.default_modalities(),
-                             imputation=study.imputation, best=best) if classifiers else []
-        todo = [p for p in planned if not (done and done(p))]
-        if n_assumed is not None and any(s != "none" for s in stage.search):
-            notes.append("its searches priced as candidates x inner folds of a default fit")
-        plans.append(_StagePlan(stage, todo, len(planned) - len(todo),
-                                "; ".join(dict.fromkeys(notes)) or None, n_assumed))
-        if stage.shortlist is not None:
-            keep = getattr(stage.shortlist, "keep", None)
-            if keep:
-                shortlist = ([c for c in order if c in keep], None)
-            else:
-                shortlist = (classifiers, f"assuming all {len(classifiers)} classifiers of stage "
-                                          f"'{stage.name}' are shortlisted")
-        steps = [best] if best is not None else ([] if stage.pipeline == "best" else stage.steps())
-        previous = (steps, "; ".join(notes) if stage.pipeline == "best" else None)
-    return plans
-
-
 def _kind(config) -> str:
     """What a configuration's time is spent on, in words."""
     if config.feature_selection == "rfe":
@@ -285,22 +219,6 @@ def _kind(config) -> str:
 def _folds(problem, cv) -> int:
     kind, k, r = parse_cv_scheme(cv.outer)
     return problem.n_eval if kind == "loo" else k * r
-
-
-def _kbest_twin(config):
-    """The configuration whose classifier fit an RFE configuration's equals: SelectKBest, same k."""
-    return dataclasses.replace(config, feature_selection="kbest")
-
-
-def _rfe_prefixes(configs) -> dict:
-    """Scaling class -> (first RFE prefix of that class in plan order, smallest k of the class)."""
-    out: dict = {}
-    for c in configs:
-        if c.feature_selection == "rfe" and c.search == "none":
-            prefix = (c.row_scaling, c.imputation, c.column_scaling)
-            first, k = out.get(scaling_class(c), (prefix, c.n_features))
-            out[scaling_class(c)] = (first, min(k, c.n_features))
-    return out
 
 
 def _price(todo: list, problem, cv, times: Mapping, paths: Mapping, *, coarse: bool = False,
@@ -318,7 +236,7 @@ def _price(todo: list, problem, cv, times: Mapping, paths: Mapping, *, coarse: b
     own = {}
     for key, rep in reps.items():
         path_priced = shared and rep.feature_selection == "rfe" and rep.search == "none"
-        own[key] = times[_kbest_twin(rep) if path_priced else rep]
+        own[key] = times[kbest_twin(rep) if path_priced else rep]
     users = Counter((p.config.row_scaling, p.config.imputation, p.config.column_scaling)
                     for p in todo if p.config.feature_selection == "rfe" and p.config.search == "none")
     loo = parse_cv_scheme(cv.outer)[0] == "loo"
@@ -392,17 +310,17 @@ def estimate_study(study, problems: Mapping, *, engine: str = "fast", workers: i
     """
     t0 = time.perf_counter()
     cv = study.cv
-    plans = _stage_plans(study, done)
+    plans = stage_plans(study, done)
     groups = [_by_problem(plan.todo) for plan in plans]
-    startup = _startup(groups, problems, cv, engine, workers)
-    times, paths, n_fits, busy = _probe(plans, groups, problems, cv, engine)
+    startup = startup_seconds(groups, problems, cv, engine, workers)
+    times, paths, n_fits, busy = probe_study(plans, groups, problems, cv, engine)
     probe_seconds = time.perf_counter() - t0
     # Other work worth (busy x cores - 1) processes shares the cores with the workers.
     slowdown = max(1.0, (busy * _cores() - 1 + workers) / _cores())
     stages, per_evaluation = [], {}
     for plan, by_problem in zip(plans, groups):
         stage, costs = _stage_estimate(plan, by_problem, problems, cv, engine, workers, times,
-                                       paths, startup if not any(s.n_evaluations for s in stages) else 0.0,
+                                       paths, startup if not any(s.cpu_seconds for s in stages) else 0.0,
                                        slowdown)
         stages.append(stage)
         per_evaluation.update(costs)
@@ -411,108 +329,19 @@ def estimate_study(study, problems: Mapping, *, engine: str = "fast", workers: i
                          evaluation_seconds=per_evaluation)
 
 
-def _by_problem(todo: list) -> "OrderedDict[tuple, list]":
+def _by_problem(todo: list) -> OrderedDict[tuple, list]:
     groups: OrderedDict = OrderedDict()
     for p in todo:
         groups.setdefault((p.modalities, p.parcellation, p.task), []).append(p)
     return groups
 
 
-def _startup(groups, problems, cv, engine: str, workers: int) -> float:
-    """CPU seconds a worker process spends before its first unit (0 for one worker).
-
-    Warms this process up too (library imports, compiled loops), so that the
-    probes after it time fits only; with one worker the run then starts warm.
-    """
-    # One plain configuration per (classifier, selection), and each search strategy
-    # once with KNN (cheap): the first uses are what is slow, not the fits.
-    warm = {}
-    for by_problem in groups:
-        for members in by_problem.values():
-            for c in representatives([p.config for p in members]).values():
-                warm.setdefault((c.classifier, "none", c.feature_selection),
-                                dataclasses.replace(c, search="none"))
-                if c.search != "none":
-                    warm.setdefault(("KNN", c.search), PipelineConfig(
-                        "KNN", row_scaling="standard", column_scaling="standard", search=c.search))
-    if not warm:
-        return 0.0
-    first = next(key for by_problem in groups for key in by_problem)
-    importing = start_import_probe() if workers > 1 else None
-    seconds = warm_up(problems[first], list(warm.values()), cv, engine)
-    return seconds + import_seconds(importing) if importing is not None else 0.0
-
-
-def _probe(plans, groups, problems, cv, engine: str) -> tuple[dict, dict, int, float]:
-    """Time what each stage's evaluations are priced from.
-
-    Returns ``times`` ((problem, config) -> (per split, per pair) CPU seconds),
-    ``paths`` ((problem, scaling class) -> CPU seconds of one RFE path), the number
-    of fits timed, and how busy the machine was (wall / CPU seconds, at least 1).
-
-    With the fast engine an RFE configuration is not probed: it costs its
-    SelectKBest twin's fit plus its share of one elimination path, timed alone.
-    In a stage whose classifiers are assumed (every one the shortlist could keep),
-    strata are coarser (:func:`~.cost_probe.stratum`) and searches are not run
-    (tuning every classifier that might be shortlisted would take as long as a
-    small study): a search is priced from its pipeline's default fit
-    (:func:`_search_from_default`).
-    """
-    times: dict = {}
-    paths: dict = {}
-    derived: dict = {}
-    n_fits, wall, cpu = 0, 0.0, 0.0
-    for plan, by_problem in zip(plans, groups):
-        coarse = plan.n_classifiers is not None  # an upper bound over assumed classifiers
-        for pkey, members in by_problem.items():
-            configs = [p.config for p in members]
-            wanted = []
-            for c in representatives(configs, coarse).values():
-                if engine == "fast" and c.feature_selection == "rfe" and c.search == "none":
-                    wanted.append(_kbest_twin(c))
-                elif coarse and c.search != "none":
-                    derived[(pkey, c)] = dataclasses.replace(c, search="none")
-                    wanted.append(_kbest_twin(derived[(pkey, c)])
-                                  if c.feature_selection == "rfe" else derived[(pkey, c)])
-                else:
-                    wanted.append(c)
-            fresh = list(dict.fromkeys(c for c in wanted if (pkey, c) not in times))
-            for batch, n_vectors in probe_batches(fresh):
-                probe = time_probe(problems[pkey], batch, cv, engine, n_vectors=n_vectors)
-                n_fits, wall, cpu = n_fits + probe.n_fits, wall + probe.wall, cpu + probe.cpu
-                times.update({(pkey, c): t for c, t in probe.seconds.items()})
-            for cls, (prefix, k_min) in (_rfe_prefixes(configs).items() if engine == "fast" else ()):
-                if (pkey, cls) not in paths:
-                    path_cpu, path_wall = time_rfe_path(problems[pkey], cv, prefix, k_min)
-                    paths[(pkey, cls)] = path_cpu
-                    n_fits, wall, cpu = n_fits + 1, wall + path_wall, cpu + path_cpu
-    for (pkey, config), default in derived.items():
-        if default.feature_selection == "rfe":  # its default: the twin's fit and one path
-            split, pair = times[(pkey, _kbest_twin(default))]
-            times[(pkey, default)] = (split, pair + paths.get((pkey, scaling_class(default)), 0.0))
-        times.setdefault((pkey, config), _search_from_default(config, times[(pkey, default)], cv))
-    return times, paths, n_fits, (max(1.0, wall / cpu) if cpu > 0.05 else 1.0)
-
-
-def _search_from_default(config, default: tuple[float, float], cv) -> tuple[float, float]:
-    """(per split, per pair) seconds of a search, from its pipeline's default fit.
-
-    Per outer pair, a search with n candidates (random and bayes get the grid's
-    number: matched budgets) fits each candidate in k inner folds on (k - 1)/k of
-    the rows, with label-free work once per inner fold, then refits the choice:
-    ``(k - 1) x split + (n (k - 1) + 1) x pair``, the candidates costing what the
-    default costs.
-    """
-    split, pair = default
-    k = parse_cv_scheme(cv.inner)[1]
-    n = search_space(config.classifier).grid_size
-    return split, (k - 1) * split + (n * (k - 1) + 1) * pair
-
-
 def _stage_estimate(plan, by_problem, problems, cv, engine: str, workers: int, times: dict,
                     paths: dict, startup: float, slowdown: float) -> tuple[StageEstimate, dict]:
     """One stage's estimate, and each of its evaluations' share of the stage's wall time."""
-    from .runner import _units  # the runner's own grouping (same layer; not a public API)
+    from .runner import (
+        _units,  # the runner's own grouping (same layer; not a public API)
+    )
 
     units, chunks = _units(list(enumerate(plan.todo)), problems, cv, engine, workers)
     n_parts = Counter(_key(p) for chunk in chunks for _, p in chunk)
@@ -532,8 +361,8 @@ def _stage_estimate(plan, by_problem, problems, cv, engine: str, workers: int, t
     # what the progress display counts down: the evaluations' shares of the wall time
     shares = {k: v * wall / total for k, v in costs.items()} if total else dict.fromkeys(costs, 0.0)
     stage = StageEstimate(
-        name=plan.stage.name, n_evaluations=len(plan.todo), seconds=wall,
+        name=plan.stage.name, n_evaluations=len(plan.todo) + plan.reused, seconds=wall,
         cpu_seconds=total + startup * min(workers, len(unit_costs)), assumption=plan.assumption,
         n_classifiers=plan.n_classifiers, dominant=_dominant(plan.todo, costs),
-        already_done=plan.already_done)
+        already_done=plan.already_done, reused=plan.reused)
     return stage, shares
