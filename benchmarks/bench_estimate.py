@@ -183,6 +183,7 @@ def main(argv=None) -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--append", type=Path, help="append the table to this RESULTS.md")
     args = parser.parse_args(argv)
+    where, started = machine(), time.strftime("%Y-%m-%d %H:%M")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
@@ -203,7 +204,7 @@ def main(argv=None) -> None:
         args.json.write_text(json.dumps(rows, indent=1, default=str), encoding="utf-8")
     if args.append:
         with open(args.append, "a", encoding="utf-8") as fh:
-            fh.write(f"\n### Run of {time.strftime('%Y-%m-%d %H:%M')}, {machine()}\n\n"
+            fh.write(f"\n### Run of {started}, {where}\n\n"
                      f"Command: `python benchmarks/bench_estimate.py {' '.join(sys.argv[1:])}`\n\n"
                      f"{text}\n")
 
