@@ -187,3 +187,26 @@ def test_ctrl_c_says_how_to_resume_and_exits_130(tmp_path, jobs):
     assert "Traceback" not in err
     assert err.strip().splitlines()[-1] == "interrupted; run the same command again to resume"
     assert len(err.strip().splitlines()) == 1, err
+
+
+def test_an_empty_shortlist_stops_after_the_screen_with_the_fixes(tmp_path):
+    from .conftest import write_tiny_study
+
+    study = write_tiny_study(tmp_path / "cohort", permutations=0)
+    text = study.read_text().replace("shortlist: {keep: [SVM_LIN, KNN]}",
+                                     "shortlist: {min_accuracy: 0.99}")
+    study.write_text(text)
+    run_dir = tmp_path / "run"
+    r = console("run", study, "--out", run_dir, "--jobs", "1", "--quiet")
+    assert r.returncode == 2, r.stdout + r.stderr
+    line = r.stderr.strip()
+    assert len(line.splitlines()) == 1 and "Traceback" not in line
+    for words in ("stage 'screen' shortlisted no classifier", "refine", "MLR_L2", "SVM_LIN",
+                  "KNN", "shortlist: {keep: [", "min_accuracy", "finished evaluations are kept"):
+        assert words in line, line
+    assert "pipeline: best" not in line
+    # the fix the message names resumes the run, reusing the screen
+    study.write_text(text.replace("shortlist: {min_accuracy: 0.99}", "shortlist: {min_accuracy: 0.5}"))
+    r = console("run", study, "--out", run_dir, "--jobs", "1", "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert "6 already done" in r.stdout

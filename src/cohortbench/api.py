@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import os
-import platform
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,6 +104,22 @@ def default_out(study: LoadedStudy) -> Path:
     return Path.cwd() / f"{safe}-run"
 
 
+def _refuse_in_worker(what: str) -> None:
+    """Refuse to start work inside a worker process that imported the user's script.
+
+    Worker processes are started with ``spawn``: each imports the main script
+    afresh, and a script calling ``cb.run`` at its top level would start the study
+    again in every worker (which then dies, over and over).
+    """
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        raise RunError(
+            f"cohortbench.{what}() was called while a worker process imported your script; "
+            "put the calls under `if __name__ == \"__main__\":` (worker processes import the "
+            "script that started them), or run with jobs=1.")
+
+
 def run(study_path: str | Path, out: str | Path | None = None, *, jobs: int | None = None,
         scheduler: str | None = None, cluster: str | None = None, quiet: bool = True,
         engine: str = "fast", build_report: bool = True, replace: bool = False) -> RunOutcome:
@@ -119,6 +134,8 @@ def run(study_path: str | Path, out: str | Path | None = None, *, jobs: int | No
     A failure while building the report does not lose the results: it is recorded
     in ``RunOutcome.report_error`` (the store is complete; ``export`` works).
     """
+    if jobs != 1:
+        _refuse_in_worker("run")
     study = load_study(study_path)
     out = Path(out) if out else default_out(study)
     slurm = None
@@ -145,7 +162,6 @@ def run(study_path: str | Path, out: str | Path | None = None, *, jobs: int | No
 
 def _run_estimate(study: LoadedStudy, out: Path, backend, engine: str, replace: bool):
     """The time estimate ``run`` prints at its start (what is left, when resuming)."""
-    from .design.fingerprint import task_fingerprint
     from .execute.runner import evaluation_keys
     from .store.results_store import STORE_NAME
 
@@ -154,11 +170,11 @@ def _run_estimate(study: LoadedStudy, out: Path, backend, engine: str, replace: 
     if not replace and (Path(out) / STORE_NAME).exists():
         with ResultsStore.open(Path(out), create=False) as store:
             done_keys = store.done_keys()
-    task_fps = {name: task_fingerprint(t) for name, t in study.tasks.items()}
 
-    def done(p) -> bool:
-        view = problems[(p.modalities, p.parcellation, p.task)].view_fingerprint
-        return evaluation_keys(p.stage, view, task_fps[p.task], p.config, study.cv)[0] in done_keys
+    def done(p) -> bool:  # whole-task evaluations only; a subset's is priced as to do
+        problem = problems[(p.modalities, p.parcellation, p.task)]
+        return p.subset is None and evaluation_keys(p.stage, problem.content, p.config, study.cv,
+                                                    p.records)[0] in done_keys
 
     return estimate_study(study, problems, engine=engine, workers=getattr(backend, "workers", 1),
                           done=done if done_keys else None)
@@ -280,66 +296,15 @@ def export(run_dir: str | Path, out: str | Path | None = None) -> dict[str, Path
         return export_csvs(store, out, extra={"step_tests": ("step_tests.csv", table)})
 
 
-def _versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    names = ["numpy", "scipy", "pandas", "scikit-learn", "optuna", "lightgbm", "xgboost", "dask", "matplotlib"]
-    versions = {"cohortbench": package_version(), "python": platform.python_version()}
-    for n in names:
-        try:
-            versions[n] = md.version(n)
-        except md.PackageNotFoundError:
-            pass
-    return versions
-
-
 def report(run_dir: str | Path) -> Path:
     """(Re)build ``RUN_DIR/report.html`` from the store."""
+    from .report.context import load_context
     from .report.html_report import build_report
 
     run_dir = Path(run_dir)
     with _open_existing(run_dir) as store:
         frames = export_frames(store)
-        info = {k: store.get_info(k) for k in ("study_name", "cohort_summary", "label_cuts", "task_counts",
-                                               "warnings", "settings", "reductions", "engine",
-                                               "dropped", "stages")}
-        stages = info.get("stages")
-        # decisions of stages the study no longer has stay stored, unreported
-        decisions = [d for d in store.decisions() if not stages or d["stage"] in stages]
-    settings = {}
-    study_yaml = run_dir / "study.yaml"
-    if study_yaml.exists():
-        doc = yaml.safe_load(study_yaml.read_text(encoding="utf-8")) or {}
-        settings = {k: doc.get(k) for k in ("seed", "cv", "permutations", "metric")}
-        settings["missing"] = (doc.get("data") or {}).get("missing")
-        settings["engine"] = info.get("engine")
-        tp = ((doc.get("analysis") or {}).get("top_performers")) or {}
-        if tp.get("tasks"):
-            settings["top_performer_tasks"] = tp["tasks"]
-        settings["top_performers"] = {k: tp[k] for k in ("min_accuracy", "min_z", "strict_accuracy") if k in tp}
-        for stage in doc.get("stages") or []:
-            rule = stage.get("shortlist") or {}
-            if rule.get("min_accuracy") is not None:
-                settings["shortlist_min_accuracy"] = rule["min_accuracy"]
-                break
-    summary = dict(info.get("cohort_summary") or {})
-    summary["tasks"] = info.get("task_counts") or {}
-    summary["parcellations"] = {
-        name: f"{p['n_rois']} ({', '.join(f'{m} {n}' for m, n in p.get('per_map', {}).items())})"
-        if isinstance(p, dict) else p
-        for name, p in (summary.get("parcellations") or {}).items()
-    }
-    summary["label_cuts"] = info.get("label_cuts") or {}
-    summary["dropped"] = info.get("dropped") or summary.get("dropped") or {}
-    context = {
-        "study_name": info.get("study_name") or run_dir.name,
-        "settings": settings,
-        "cohort_summary": summary,
-        "decisions": decisions,
-        "warnings": info.get("warnings") or [],
-        "versions": _versions(),
-        "reductions": info.get("reductions") or [],
-    }
+        context = load_context(run_dir, store, version=package_version())
     path = build_report(run_dir, evaluations=frames["evaluations"], predictions=frames["predictions"],
                         nulls=frames["nulls"], context=context)
     stale = run_dir / REPORT_ERROR  # an earlier failure, now mended

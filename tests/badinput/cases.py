@@ -301,8 +301,21 @@ CASES: list[Case] = [
          edit_table("maps/qT1.tsv", lambda f: f.assign(
              participant_id=f["participant_id"].str.upper())),
          ("maps/qT1.tsv", "letter case", "id_match: case-insensitive")),
+    # ---- issue 16: messages that lead somewhere
+    Case("yaml-reads-yes-as-true",
+         chain(edit_table("participants.tsv", lambda f: f.assign(
+             patient=f["group"].map({"HC": "no", "ALS": "yes"}))),
+               edit_text(STUDY_FILE, "HC: {group: HC}, ALS: {group: ALS}",
+                         "HC: {patient: no}, ALS: {patient: yes}")),
+         ("class 'HC' matches no subject", "YAML", "quotes", "'yes'")),
+    Case("windows-backslash-path",
+         edit_text(STUDY_FILE, "FA: maps/FA.tsv", "FA: maps\\FA.tsv"),
+         ("does not exist", "/ instead of \\")),
     # ---- warnings: the study runs, the user is told
     # ---- issue 15: what the tool decides or fills is said
+    Case("stage-names-a-map-as-modality",
+         edit_study(lambda d: set_stage(d, modalities=[["FA"], ["all"]])),
+         ("note:", "names the map 'FA'", "modality of its own"), kind="warning"),
     Case("whole-map-imputed",
          chain(edit_table("maps/FA.tsv", lambda f: f.assign(
              **{c: (["n/a"] + list(f[c].iloc[1:])) for c in f.columns[1:]})),

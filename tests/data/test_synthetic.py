@@ -148,7 +148,7 @@ def test_written_study_follows_the_published_design(written):
     study_path, study = written
     assert {"name", "seed", "data", "labels", "tasks", "cv", "permutations", "metric",
             "stages"} <= set(study)
-    assert study["cv"] == {"outer": "loo", "inner": "stratified-kfold:5"}
+    assert study["cv"] == {"outer": "loo", "inner": "stratified-kfold:5", "reduce_inner_k": False}
     assert study["permutations"] == 50
     assert [s["name"] for s in study["stages"]] == ["screen", "refine", "tune", "enrich"]
     refine = study["stages"][1]["grid"]

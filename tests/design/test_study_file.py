@@ -593,3 +593,40 @@ def test_label_threshold_and_conditions_keep_yaml_types():
     assert study.labels["old"].split == 60.0 and isinstance(study.labels["old"].split, float)
     assert study.tasks["HCvALS"].classes["ALS"] == {"group": ["ALS", "PLS"], "site": 2}
     assert isinstance(study, StudyFile) and isinstance(GridSpec().expand(), list)
+
+
+# --------------------------------------------------------------------------- the init template
+def _model_keys(model, seen=None) -> set[str]:
+    """Every key of a study-file model and of the models nested in it (aliases as written)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    seen = set() if seen is None else seen
+    if model in seen:
+        return set()
+    seen.add(model)
+    keys = set()
+    for name, field in model.model_fields.items():
+        keys.add(field.alias or name)
+        stack = [field.annotation]
+        while stack:
+            kind = stack.pop()
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                keys |= _model_keys(kind, seen)
+            stack.extend(typing.get_args(kind))
+    return keys
+
+
+def test_the_init_template_documents_every_study_key():
+    import re
+
+    from cohortbench.data.synthetic import STUDY_TEMPLATE
+    from cohortbench.design.study_file import StudyFile
+
+    text = STUDY_TEMPLATE.template
+    written = set(re.findall(r"([A-Za-z_]+):", text))  # keys, set or in comments
+    keys = _model_keys(StudyFile)
+    assert {"maps", "blocks", "keep_summary_columns", "reduce_inner_k", "slurm"} <= keys
+    missing = sorted(keys - written)
+    assert not missing, f"the template written by `cohortbench init` does not mention {missing}"

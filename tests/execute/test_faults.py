@@ -20,7 +20,8 @@ def test_a_dask_worker_killed_mid_run_is_survived(tiny_run, tmp_path):
     outcome = {}
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         def run():
-            outcome["result"] = cb.run(study, run_dir, scheduler=cluster.scheduler_address, build_report=False)
+            outcome["result"] = cb.run(study, run_dir, scheduler=cluster.scheduler_address,
+                                       build_report=False, engine="reference")
 
         thread = threading.Thread(target=run)
         thread.start()

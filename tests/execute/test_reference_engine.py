@@ -29,7 +29,8 @@ from cohortbench.design.configs import CVScheme, PipelineConfig
 from cohortbench.errors import DataError
 from cohortbench.execute import evaluate_reference
 from cohortbench.execute.permutations import label_shuffles
-from cohortbench.execute.reference_engine import evaluate_labels, majority_vote
+from cohortbench.execute.reference_engine import evaluate_labels
+from cohortbench.execute.scoring import majority_vote
 from cohortbench.execute.splits import derived_seed, folds_id, outer_splits
 
 from .conftest import make_noise_problem, make_synthetic_problem
@@ -355,7 +356,7 @@ def test_leakage_canary_detects_selection_fitted_on_all_rows():
 def test_recorded_warning_texts_drop_a_clock_prefix_and_keep_the_first_line():
     import warnings as w
 
-    from cohortbench.execute.reference_engine import warning_text
+    from cohortbench.execute.scoring import warning_text
 
     with w.catch_warnings(record=True) as caught:
         w.simplefilter("always")

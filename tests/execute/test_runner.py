@@ -112,9 +112,10 @@ def test_jobs_and_dask_give_identical_exports_and_decisions(tiny_run, tmp_path):
     from distributed import LocalCluster
 
     study, reference = tiny_run  # run with --jobs 1
-    cb.run(study, tmp_path / "j2", jobs=2, build_report=False)
+    cb.run(study, tmp_path / "j2", jobs=2, build_report=False, engine="reference")
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        cb.run(study, tmp_path / "dask", scheduler=cluster.scheduler_address, build_report=False)
+        cb.run(study, tmp_path / "dask", scheduler=cluster.scheduler_address, build_report=False,
+               engine="reference")
     one = _exports(reference, tmp_path / "x1")
     _assert_same(one, _exports(tmp_path / "j2", tmp_path / "x2"))
     _assert_same(one, _exports(tmp_path / "dask", tmp_path / "x3"))
@@ -212,23 +213,22 @@ def test_fast_units_split_by_classifier_strategy_and_rfe_prefix():
             for clf in ("MLP", "KNN") for s in ("grid", "random", "bayes")]
     refine = [PipelineConfig("MLP", row_scaling=r, feature_selection=sel, n_features=5)
               for r in ("none", "standard") for sel in ("rfe", "kbest")]
-    todo = ([(c.id, planned(c)) for c in tune]
-            + [(c.id, planned(c, task="u")) for c in refine])
-    problems = {(("m",), "p", "t"): "problem t", (("m",), "p", "u"): "problem u"}
+    todo = ([(c.id, planned(c), "problem t") for c in tune]
+            + [(c.id, planned(c, task="u"), "problem u") for c in refine])
     cv = CVScheme(permutations=50)
-    units, members = _units(todo, problems, cv, engine="fast")
+    units, members = _units(todo, cv, engine="fast")
     # Tuning: one unit per (task, classifier, strategy); RFE groups: per scaling prefix.
     assert [len(u[1]) for u in units] == [1] * 6 + [2, 2]
     assert [u[0] for u in units] == ["problem t"] * 6 + ["problem u"] * 2
     assert {c.row_scaling for c in units[-1][1]} == {"standard"}
-    assert all(u[4] is None and u[5] == {} for u in units)
+    assert all(u[4] is None and u[5] == {} and u[6] is None for u in units)
     assert sum(len(m) for m in members) == len(todo)
-    reference_units, _ = _units(todo, problems, cv, engine="reference", workers=64)
+    reference_units, _ = _units(todo, cv, engine="reference", workers=64)
     assert len(reference_units) == len(todo) and all(u[4] is None for u in reference_units)
 
     # Many workers, few units: each unit is split into ranges of label vectors
     # (at least 8 each) that together cover the 51 label vectors once.
-    units, members = _units(todo, problems, cv, engine="fast", workers=16)
+    units, members = _units(todo, cv, engine="fast", workers=16)
     assert len(units) == 8 * 6
     first = [u[4] for u in units[:6]]
     assert first[0][0] == 0 and first[-1][1] == 51

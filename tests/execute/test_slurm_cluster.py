@@ -113,7 +113,8 @@ def test_slurm_cluster_gives_the_same_results_as_jobs_1(slurm_cluster, tiny_run,
     watcher.start()
     started = time.monotonic()
     try:
-        outcome = cb.run(slurm_study, tmp_path / "slurm", cluster="slurm", build_report=False)
+        outcome = cb.run(slurm_study, tmp_path / "slurm", cluster="slurm", build_report=False,
+                         engine="reference")
     finally:
         watcher.stop()
     elapsed = time.monotonic() - started

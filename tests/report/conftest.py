@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cohortbench.store.intervals import accuracy_interval
+
 EVIL = "<script>alert(1)</script>"
 N_PERMUTATIONS = 20
 
@@ -60,6 +62,15 @@ def make_run(seed=0):
     evaluations["view_fingerprint"] = evaluations["modalities"] + "/" + evaluations["parcellation"]
     evaluations["config_id"] = [f"c{i}" for i in range(n)]
     evaluations["engine"] = "reference"
+    # Columns of issue 18 (store schema v2): the accuracy's Wilson interval over the 30
+    # subjects, from the store's own function, and no RFE ranking fit checked (NA).
+    bounds = [accuracy_interval(np.full(30, a)) for a in evaluations["accuracy"]]
+    evaluations["accuracy_ci_low"] = [b.low for b in bounds]
+    evaluations["accuracy_ci_high"] = [b.high for b in bounds]
+    evaluations["balanced_accuracy_ci_low"] = evaluations["accuracy_ci_low"]
+    evaluations["balanced_accuracy_ci_high"] = evaluations["accuracy_ci_high"]
+    evaluations["numerically_reliable"] = pd.array([pd.NA] * n, dtype="boolean")
+    evaluations["unreliable_fraction"] = np.nan
     nulls = pd.DataFrame({
         "evaluation_id": np.repeat(evaluations["evaluation_id"], N_PERMUTATIONS),
         "permutation": np.tile(np.arange(N_PERMUTATIONS), n),

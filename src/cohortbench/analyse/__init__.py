@@ -10,7 +10,7 @@ from cohortbench.analyse.familywise import (
     describe_configuration,
     familywise_best,
 )
-from cohortbench.analyse.intervals import (
+from cohortbench.store.intervals import (
     EvaluationIntervals,
     Interval,
     accuracy_interval,

@@ -11,9 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cohortbench.analyse.step_tests import PIPELINE_FIELDS, pipeline_key
+from cohortbench.design.vocabulary import PIPELINE_FIELDS, pipeline_key
 
-__all__ = ["familywise_best", "FAMILYWISE_EXPLANATION", "describe_configuration"]
+__all__ = ["familywise_best", "familywise_per_task", "FAMILYWISE_EXPLANATION",
+           "describe_configuration"]
 
 #: One sentence for readers of the report.
 FAMILYWISE_EXPLANATION = (
@@ -163,3 +164,54 @@ def familywise_best(evaluations: pd.DataFrame, nulls: pd.DataFrame, *,
             "null_max_mean": max_mean, "null_max_q95": max_q95,
         })
     return pd.DataFrame(rows, columns=_COLUMNS)
+
+
+_TASK_COLUMNS = [
+    "task", "n_configurations", "n_in_task", "n_permutations", "evaluation_id", "stage",
+    "classifier", "configuration", "accuracy", "z_score", "p_value", "familywise_p",
+]
+
+
+def familywise_per_task(evaluations: pd.DataFrame, nulls: pd.DataFrame) -> pd.DataFrame:
+    """The best configuration of each task across stages, and its family-wise p-value.
+
+    The family is every configuration of the task, in any stage, evaluated on the
+    same subjects, folds and shuffles as the best one (same ``folds_id``,
+    ``n_subjects`` and ``n_permutations``): for those, shuffle *i* is the same
+    label vector, so the maximum null accuracy over all of them is the null of
+    "the best of N". Configurations evaluated otherwise (other subjects after
+    ``drop-subjects``, another number of shuffles) are left out of the family and
+    counted (``n_in_task`` - ``n_configurations``).
+
+    Parameters
+    ----------
+    evaluations : DataFrame
+        The ``evaluations.csv`` columns of the stages whose evaluations compare
+        across stages.
+    nulls : DataFrame
+        evaluation_id, permutation, accuracy.
+
+    Returns
+    -------
+    DataFrame
+        One row per task, in order of appearance.
+    """
+    rows = []
+    for task, group in evaluations.groupby("task", sort=False):
+        group = group.reset_index(drop=True)
+        best = group.iloc[_best_row(group, "accuracy")]
+        same = np.ones(len(group), dtype=bool)
+        for column in ("folds_id", "n_subjects", "n_permutations"):
+            if column in group.columns:
+                same &= (group[column].astype(str) == str(best[column])).to_numpy()
+        family = group[same].reset_index(drop=True)
+        result = familywise_best(family.assign(stage="all"), nulls).iloc[0]
+        rows.append({
+            "task": task, "n_configurations": len(family), "n_in_task": len(group),
+            "n_permutations": int(result["n_permutations"]), "evaluation_id": best["evaluation_id"],
+            "stage": best["stage"], "classifier": best["classifier"],
+            "configuration": describe_configuration(best), "accuracy": float(best["accuracy"]),
+            "z_score": _as_float(best["z_score"]), "p_value": _as_float(best["p_value"]),
+            "familywise_p": float(result["familywise_p"]),
+        })
+    return pd.DataFrame(rows, columns=_TASK_COLUMNS)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import pandas as pd
 from scipy import stats
 
-from cohortbench.analyse.intervals import (
+from cohortbench.store.intervals import (
     EvaluationIntervals,
     evaluation_intervals,
     intervals_from_confusion,
@@ -102,7 +102,7 @@ class EvaluationPredictions:
         return max(1, round(sum(map(sum, self.confusion)) / len(self.subjects)))
 
     def intervals(self, confidence: float = 0.95) -> EvaluationIntervals:
-        """Accuracy and balanced-accuracy intervals (:mod:`cohortbench.analyse.intervals`)."""
+        """Accuracy and balanced-accuracy intervals (:mod:`cohortbench.store.intervals`)."""
         if self.confusion is not None:
             return intervals_from_confusion(self.confusion, len(self.subjects),
                                             confidence=confidence)

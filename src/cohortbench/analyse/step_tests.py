@@ -27,77 +27,34 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cohortbench.design.configs import (
-    COLUMN_SCALINGS,
-    DIM_REDUCTIONS,
-    FEATURE_SELECTIONS,
-    ROW_SCALINGS,
+from cohortbench.design.vocabulary import (
+    OPTION_ORDER,
+    PIPELINE_FIELDS,
+    STEP_LABELS,
+    STEPS,
+    option_text,
+    pipeline_key,
 )
 
 __all__ = [
     "STEP_COLUMNS",
-    "STEPS",
-    "OPTION_ORDER",
-    "PIPELINE_FIELDS",
     "UNDEFINED",
     "step_tests",
     "holm",
     "benjamini_hochberg",
     "stars_for",
-    "pipeline_key",
     "step_table_for_display",
 ]
 
 #: The columns of the step_tests table (SPEC section 8, in this order).
 STEP_COLUMNS = [
     "stage", "task", "classifier", "step", "option", "n_features", "n_pairs",
-    "median_difference", "p_value", "p_holm", "p_bh", "stars",
+    "median_difference", "p_value", "p_holm", "p_bh", "stars", "n_nonzero",
 ]
-#: The steps that are compared against ``none``.
-STEPS = ("row_scaling", "column_scaling", "feature_selection", "dim_reduction")
-#: Every field that, together with the classifier, identifies a configuration.
-PIPELINE_FIELDS = (
-    "row_scaling", "imputation", "column_scaling", "feature_selection", "n_features",
-    "dim_reduction", "search", "modalities", "parcellation",
-)
 #: The ``stars`` text of a row whose test is undefined (all differences zero).
 UNDEFINED = "undefined"
 
-OPTION_ORDER = {
-    "row_scaling": ROW_SCALINGS,
-    "column_scaling": COLUMN_SCALINGS,
-    "feature_selection": FEATURE_SELECTIONS,
-    "dim_reduction": DIM_REDUCTIONS,
-}
 _GROUP = ["stage", "task", "classifier"]
-_STEP_LABELS = {
-    "row_scaling": "Row scaler",
-    "column_scaling": "Column scaler",
-    "feature_selection": "Feature selection",
-    "dim_reduction": "Dimensionality reduction",
-}
-
-
-def _n_features_value(value):
-    """``None`` for an empty n_features (NaN, NA, None), else an int."""
-    if value is None or pd.isna(value):
-        return None
-    return int(value)
-
-
-def _field_value(row, name):
-    if name == "n_features":
-        return _n_features_value(row.get("n_features"))
-    value = row.get(name)
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        # Missing optional fields (imputation, search) mean the step did not run.
-        return "none" if name in ("imputation", "search") else ""
-    return str(value)
-
-
-def pipeline_key(row) -> tuple:
-    """The pipeline fields of one evaluation row as a hashable tuple (PIPELINE_FIELDS order)."""
-    return tuple(_field_value(row, name) for name in PIPELINE_FIELDS)
 
 
 def stars_for(p: float) -> str:
@@ -210,6 +167,8 @@ def _group_rows(group: pd.DataFrame) -> list[dict]:
             "n_pairs": int(differences.size),
             "median_difference": 100.0 * float(np.median(differences)),
             "p_value": _wilcoxon(differences),
+            # the pairs the test uses: with n of them no p can be below 2 / 2**n
+            "n_nonzero": int(np.count_nonzero(differences)),
         })
     p = np.array([r["p_value"] for r in rows], dtype=float)
     for row, p_h, p_b in zip(rows, holm(p), benjamini_hochberg(p)):
@@ -269,35 +228,42 @@ def _format_p(p: float) -> str:
     return f"{p:.3f}" if p >= 0.001 else f"{p:.2e}"
 
 
-def step_table_for_display(table: pd.DataFrame) -> pd.DataFrame:
+def step_table_for_display(table: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
     """The step_tests rows of one table laid out like the study's Table 1.
 
     Parameters
     ----------
     table : pandas.DataFrame
         Rows of :func:`step_tests` (usually one stage × task × classifier).
+    alpha : float
+        Level for the "can reach" column.
 
     Returns
     -------
     pandas.DataFrame
         String columns: Pipeline step, Option, n, Median difference, p-value, Holm p,
-        BH p, Significance.
+        BH p, Significance, Smallest possible p (with the n pairs that differ, a row
+        that cannot reach ``alpha`` is marked).
     """
+    from cohortbench.analyse.verdicts import wilcoxon_floor
+
     shown = []
     for _, row in table.iterrows():
-        option = row["option"]
-        if row["step"] == "feature_selection" and not pd.isna(row["n_features"]):
-            option = f"{option}-{int(row['n_features'])}"
+        nonzero = row.get("n_nonzero")
+        nonzero = int(row["n_pairs"]) if nonzero is None or pd.isna(nonzero) else int(nonzero)
+        floor = wilcoxon_floor(nonzero, alpha)
         shown.append({
-            "Pipeline step": _STEP_LABELS.get(row["step"], row["step"]),
-            "Option": option,
+            "Pipeline step": STEP_LABELS.get(row["step"], row["step"]),
+            "Option": option_text(row["step"], row["option"], row["n_features"]),
             "n": str(int(row["n_pairs"])),
             "Median difference": f"{row['median_difference']:+.1f} pp",
             "p-value": _format_p(row["p_value"]),
             "Holm p": _format_p(row["p_holm"]),
             "BH p": _format_p(row["p_bh"]),
             "Significance": row["stars"],
+            "Smallest possible p": (_format_p(floor.smallest_p)
+                                    + ("" if floor.can_reach else f" (cannot reach {alpha:g})")),
         })
     columns = ["Pipeline step", "Option", "n", "Median difference", "p-value", "Holm p",
-               "BH p", "Significance"]
+               "BH p", "Significance", "Smallest possible p"]
     return pd.DataFrame(shown, columns=columns)

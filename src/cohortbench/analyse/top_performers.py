@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cohortbench.analyse.step_tests import OPTION_ORDER, PIPELINE_FIELDS, pipeline_key
+from cohortbench.design.vocabulary import OPTION_ORDER, PIPELINE_FIELDS, pipeline_key
 
 __all__ = ["top_performers", "FREQUENCY_STEPS", "TIERS"]
 

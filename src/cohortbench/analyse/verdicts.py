@@ -126,7 +126,7 @@ def verdict(accuracy: float, ci_low: float | None, ci_high: float | None,
     ----------
     accuracy : float
     ci_low, ci_high : float or None
-        Its interval (:func:`cohortbench.analyse.intervals.accuracy_interval`); None to
+        Its interval (:func:`cohortbench.store.intervals.accuracy_interval`); None to
         leave it out of the sentence.
     p_value : float or None
         Its own permutation p-value (None only when P = 0).

@@ -326,7 +326,7 @@ def build_tasks(table: pd.DataFrame, tasks: Mapping[str, Mapping]) -> dict[str, 
                 raise StudyError(
                     f"Task '{name}', class '{cls}' matches no subject; check its conditions "
                     f"{dict(classes[cls])} against the clinical values"
-                    f"{_seen(table, classes[cls])}.")
+                    f"{_seen(table, classes[cls])}{_yaml_boolean_hint(classes[cls])}.")
         train = {str(k): v for k, v in (spec.get("train_only") or {}).items()}
         for cls in train:
             if cls not in classes:
@@ -367,6 +367,18 @@ def _assign(table, classes: dict, task: str, kind: str, taken: dict) -> dict:
     return labels
 
 
+def _yaml_boolean_hint(conditions) -> str:
+    """YAML reads an unquoted yes/no/on/off as true/false, which no text cell equals."""
+    if not isinstance(conditions, Mapping):
+        return ""
+    values = [v for value in conditions.values()
+              for v in (value if isinstance(value, (list, tuple)) else [value])]
+    if any(isinstance(v, bool) for v in values):
+        return ("; YAML reads an unquoted yes, no, on, off, true or false as true/false: put "
+                "the value in quotes (e.g. 'yes') to match the text in the table")
+    return ""
+
+
 def _seen(table: pd.DataFrame, conditions) -> str:
     if not isinstance(conditions, Mapping):
         return ""
@@ -375,5 +387,5 @@ def _seen(table: pd.DataFrame, conditions) -> str:
         if column in table.columns:
             values = sorted({v for v in table[column].map(_normalise) if v is not None})
             shown = ", ".join(values[:8]) + (", ..." if len(values) > 8 else "")
-            parts.append(f"'{column}' holds {shown}")
+            parts.append(f"'{column}' holds {shown}" if values else f"'{column}' is empty")
     return f" ({'; '.join(parts)})" if parts else ""

@@ -198,6 +198,7 @@ STUDY_TEMPLATE = Template("""\
 # cohortbench study file: the built-in synthetic cohort, analysed as in the published
 # 7T ALS study (Appukuttan et al., 2025). Copy this file next to your own data and edit it.
 # Relative paths are relative to this file. `cohortbench validate study.yaml` checks it.
+# Every key the study file accepts is below, set or commented out, with its default.
 #
 # How long: this is the full published protocol. On the built-in cohort it takes about 5 hours
 # on 2 cores (fast engine; benchmarks/RESULTS.md), most of it in refine (RFE on unscaled values,
@@ -210,7 +211,8 @@ name: synthetic-als
 seed: $seed                                   # everything random derives from this one seed
 
 data:
-  maps:                                     # one table per map: participant_id + one column per ROI
+  # Either one table per map (rows = subjects; an ID column + one column per ROI) ...
+  maps:
     qT1: maps/qT1.tsv
     FA: maps/FA.tsv
     MD: maps/MD.tsv
@@ -220,21 +222,32 @@ data:
     T2s: maps/T2s.tsv
     T2l: maps/T2l.tsv
     fNa: maps/fNa.tsv
+    # a map may set its own ID column (and Excel sheet), e.g. a FreeSurfer table:
+    # thickness: {file: lh.aparc.thickness.txt, id_column: lh.aparc.thickness, sheet: null}
   participants: participants.tsv            # the clinical table; it decides who is in the cohort
-  id_column: participant_id
-  # exclude: [ICV, "*_total"]               # columns that are never features (names or globs)
-  modalities:                               # named groups of maps
+  id_column: participant_id                 # the clinical table's ID column (default:
+                                            #  participant_id if present, else the first column);
+                                            #  a map table without it uses its first column
+  # id_match: exact                         # exact | digits (001 = 1 = sub-001) | case-insensitive
+  # ... or one wide table holding IDs, clinical columns and features:
+  # table: cohort.xlsx
+  # blocks: {qT1: "qT1_*", FA: "FA_*"}      # map name -> column-name glob (with `table` only)
+  # sheet: Sheet1                           # the Excel sheet, when a workbook has several
+  # exclude: [ICV, "*_total"]               # columns never used as features (names or globs)
+  # keep_summary_columns: [eTIV]            # FreeSurfer summary columns to keep as features
+                                            #  (left out by default; names or globs)
+  modalities:                               # named groups of maps (default: each map alone)
     qT1: [qT1]
     DTI: [FA, MD, AD, RD]
     Na: [TSC, T2s, T2l, fNa]
   parcellations:                            # `all` (every ROI) always exists
-    GM: rois_gm.txt                         # grey matter: one ROI name per line
+    GM: rois_gm.txt                         # a file with one ROI name per line, or a list
   missing: error                            # error | drop-subjects | impute-mean | impute-median
 
-labels:
-  # ALSFRS-R slope in points per month; safe arithmetic over clinical columns
+labels:                                     # derived labels (optional)
+  # ALSFRS-R slope in points per month: safe arithmetic (+ - * /, parentheses) over columns
   slope: {expression: "(48 - alsfrs_r) / disease_months"}
-  # slow (<= median) vs fast (> median), the median taken over the patients only
+  # slow (<= the cut) vs fast (> the cut); split: median or a number; among: who is split
   progression: {from: slope, split: median, classes: [slow, fast], among: {group: ALS}}
 
 tasks:                                      # class -> conditions (all must hold; a list = any of)
@@ -245,36 +258,57 @@ tasks:                                      # class -> conditions (all must hold
   SvF:
     classes: {slow: {progression: slow}, fast: {progression: fast}}
     # train_only: {slow: {group: HC}}       # hybrid training: controls join training as `slow`
+                                            #  but are never tested
 
-cv: {outer: loo, inner: "stratified-kfold:5"}
-permutations: 50                            # shuffled-label repeats per evaluation (0 = none)
-metric: accuracy
+cv:
+  outer: loo                                # loo | stratified-kfold:K | repeated-stratified-kfold:K:R
+  inner: "stratified-kfold:5"               # the hyperparameter search's CV (stratified-kfold:K)
+  reduce_inner_k: false                     # lower the inner K to the smallest class instead of failing
+permutations: 50                            # shuffled-label repeats per evaluation (0 = none;
+                                            #  at least 19 for a p-value that can reach 0.05)
+metric: accuracy                            # accuracy | balanced_accuracy | f1_macro (ranks results)
 
 stages:
   - name: screen                            # every classifier, default settings
-    classifiers: all
+    classifiers: all                        # all | shortlist | [names]
     pipeline: {row_scaling: standard, column_scaling: standard}
-    shortlist: {min_accuracy: 0.6}          # keep those >= 0.6 on every task (or `keep: [names]`)
+    shortlist: {min_accuracy: 0.6}          # keep those >= 0.6 on every task, or keep: [names]
   - name: refine                            # 297 pipelines per shortlisted classifier
     classifiers: shortlist
-    grid:
+    grid:                                   # cartesian product of these options
       row_scaling: [none, standard, minmax]
       column_scaling: [none, standard, minmax]
       feature_selection: [none, kbest, rfe]
-      n_features: [10, 25, 50, 100, 150]
+      n_features: [10, 25, 50, 100, 150]    # only with a selector (kbest, rfe)
       dim_reduction: [none, pca, lda]
   - name: tune                              # hyperparameter search strategies, matched budgets
     classifiers: shortlist
-    pipeline: best
-    search: [grid, random, bayes]
+    pipeline: best                          # best of the previous stage, or explicit steps
+    search: [grid, random, bayes]           # none | grid | random | bayes (default: [none])
   - name: enrich                            # which modalities and parcellation carry the signal
     classifiers: [MLR_L2]
-    pipeline: {row_scaling: standard, column_scaling: standard}
+    pipeline: {row_scaling: standard, column_scaling: standard, feature_selection: none,
+               n_features: null, dim_reduction: none}
     search: [grid]
-    modalities: [[qT1, DTI, Na], [qT1, DTI], [qT1, Na]]
-    parcellations: [GM, all]
-    tasks: [3-class, SvF, 2-class]
+    modalities: [[qT1, DTI, Na], [qT1, DTI], [qT1, Na]]   # modalities, maps or `all`
+    parcellations: [GM, all]                # default: [all]
+    tasks: [3-class, SvF, 2-class]          # default: every task
+
+analysis:
+  top_performers:                           # configurations good on every one of these tasks
+    # tasks: [3-class, SvF]                 # default: every task of the study
+    min_accuracy: 0.6
+    min_z: 2.0
+    strict_accuracy: 0.7                    # the stricter tier
 
 # execution:                                # used by `cohortbench run --cluster slurm`
-#   slurm: {queue: normal, cores: 32, memory: 64GB, walltime: "04:00:00", jobs: 4}
+#   slurm:
+#     queue: normal
+#     cores: 32                             # cores per SLURM job
+#     memory: 64GB                          # memory per SLURM job
+#     walltime: "04:00:00"                  # quoted: YAML reads 04:00:00 as a number
+#     jobs: 4                               # SLURM jobs to start
+#     processes: null                       # worker processes per job (default: one per core)
+#     job_extra_directives: []              # extra #SBATCH lines, e.g. ["--account=myproject"]
+#     job_directives_skip: []               # #SBATCH directives to leave out, e.g. ["--mem"]
 """)

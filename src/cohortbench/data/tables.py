@@ -28,6 +28,7 @@ __all__ = [
     "PARQUET_SUFFIXES",
     "EXCEL_SUFFIXES",
     "read_table",
+    "backslash_hint",
     "to_numeric_block",
     "find_id_column",
     "subject_ids",
@@ -73,7 +74,7 @@ def read_table(path: Path, *, sheet: str | None = None) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"Data file {path} does not exist; check the path in the study file "
-                        "(relative paths are relative to the study file).")
+                        f"(relative paths are relative to the study file){backslash_hint(path)}.")
     suffix = path.suffix.lower()
     if suffix in TEXT_SUFFIXES:
         raw = _read_text(path, TEXT_SUFFIXES[suffix])
@@ -88,6 +89,14 @@ def read_table(path: Path, *, sheet: str | None = None) -> pd.DataFrame:
         known = ", ".join([*TEXT_SUFFIXES, *PARQUET_SUFFIXES, *EXCEL_SUFFIXES])
         raise DataError(f"{path} has an unsupported file type '{suffix}'; use one of {known}.")
     return _finish(raw, path)
+
+
+def backslash_hint(path) -> str:
+    """A hint for Windows-style paths, whose backslashes are no folder separators here."""
+    if "\\" in str(path):
+        return ("; write the path with / instead of \\ (a backslash is not a folder separator "
+                "here, and YAML reads \\n or \\t inside double quotes as a new line or a tab)")
+    return ""
 
 
 def _read_text(path: Path, default_sep: str) -> pd.DataFrame:
@@ -286,7 +295,7 @@ def read_roi_list(path: Path, *, name: str) -> list[str]:
     """ROI names of a parcellation file: one per line; blank lines and ``#`` comments ignored."""
     if not path.is_file():
         raise DataError(f"The ROI list {path} of parcellation '{name}' does not exist; check the "
-                        "path (relative paths are relative to the study file).")
+                        f"path (relative paths are relative to the study file){backslash_hint(path)}.")
     lines = path.read_text(encoding="utf-8-sig").splitlines()
     return [kept for line in lines if (kept := line.split("#", 1)[0].strip())]
 

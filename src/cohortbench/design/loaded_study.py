@@ -64,6 +64,60 @@ def _suggest(name: str, known) -> str:
     return f"; did you mean '{close[0]}'?" if close else f"; known: {', '.join(known)}"
 
 
+def _resolve_stage_modalities(spec: StudyFile, cohort: Cohort) -> None:
+    """Let stages name ``all`` or a map in ``modalities`` (saying what that means).
+
+    ``all`` stands for every modality of the study; a map that is not a modality
+    becomes a modality of its own (a note says so). The stage is replaced by a
+    resolved copy, so the resolved study (``RUN_DIR/study.yaml``) shows what ran.
+    """
+    modalities = list(cohort.modalities)
+    for i, stage in enumerate(spec.stages):
+        if not stage.modalities:
+            continue
+        resolved = []
+        for combo in stage.modalities:
+            names: list[str] = []
+            for name in combo:
+                if name == "all" and "all" not in cohort.modalities:
+                    names += modalities
+                    continue
+                if name not in cohort.modalities and name in cohort.maps:
+                    cohort.modalities[name] = (name,)
+                    cohort.decisions.append(
+                        f"stages[{i}].modalities names the map '{name}', which no modality "
+                        "groups: it is used as a modality of its own.")
+                names.append(name)
+            resolved.append(list(dict.fromkeys(names)))
+        if resolved != stage.modalities:  # stages are frozen: put a resolved copy in its place
+            spec.stages[i] = stage.model_copy(update={"modalities": resolved})
+
+
+def _check_kinds(spec: StudyFile, where: str) -> None:
+    """Each stage's kind is registered and its ``options`` are what the kind takes."""
+    from pydantic import ValidationError
+
+    from .stage_kinds import stage_kind
+    from .study_errors import format_validation_error
+
+    for i, stage in enumerate(spec.stages):
+        try:
+            kind = stage_kind(stage)
+        except StudyError as exc:
+            raise StudyError(f"{where}: stages[{i}].kind: {exc}") from None
+        if kind.options is None:
+            if stage.options:
+                raise StudyError(f"{where}: stages[{i}].options: stages of kind '{kind.name}' "
+                                 "take no options; remove the key.")
+            continue
+        try:
+            kind.options.model_validate(stage.options or {})
+        except ValidationError as exc:
+            message = format_validation_error(exc, where)
+            raise StudyError(message.replace(f"{where}: ", f"{where}: stages[{i}].options.", 1)) \
+                from None
+
+
 def _check_names(spec: StudyFile, cohort: Cohort, where: str) -> None:
     known_clf = classifier_names()
     for i, stage in enumerate(spec.stages):
@@ -85,8 +139,9 @@ def _check_names(spec: StudyFile, cohort: Cohort, where: str) -> None:
             for name in combo:
                 if name not in cohort.modalities:
                     raise StudyError(
-                        f"{where}: stages[{i}].modalities: unknown modality '{name}'"
-                        f"{_suggest(name, list(cohort.modalities))}"
+                        f"{where}: stages[{i}].modalities: unknown modality or map '{name}'"
+                        f"{_suggest(name, list(cohort.modalities) + list(cohort.maps))}; "
+                        "name modalities (data.modalities), maps, or all"
                     )
         for name in stage.parcellations or []:
             if name not in cohort.parcellations:
@@ -132,6 +187,8 @@ def load_study(path: str | Path) -> LoadedStudy:
         sheet=d.sheet,
         protected=columns_used(labels, tasks_spec),
     )
+    _resolve_stage_modalities(spec, cohort)
+    _check_kinds(spec, path.name)
     _check_names(spec, cohort, path.name)
     clinical = derive_labels(cohort.clinical, labels)
     tasks = build_tasks(clinical, tasks_spec)

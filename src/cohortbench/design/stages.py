@@ -8,13 +8,13 @@ recorded and re-derived on resume.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from ..errors import StudyError
 from .configs import PipelineConfig, content_id
+from .plans import PlannedEvaluation
+from .vocabulary import STEP_FIELDS
 
 __all__ = [
     "PlannedEvaluation",
@@ -25,43 +25,7 @@ __all__ = [
     "stage_needs_previous",
 ]
 
-STEP_KEYS = ("row_scaling", "column_scaling", "feature_selection", "n_features", "dim_reduction")
-
-
-@dataclass(frozen=True)
-class PlannedEvaluation:
-    """One evaluation a stage asks for, before it runs."""
-
-    stage: str
-    stage_index: int
-    position: int
-    task: str
-    modalities: tuple[str, ...]
-    parcellation: str
-    config: PipelineConfig
-
-    @property
-    def view_key(self) -> tuple:
-        return (self.modalities, self.parcellation)
-
-    def meta(self) -> dict:
-        c = self.config
-        return {
-            "position": self.position,
-            "stage": self.stage,
-            "stage_index": self.stage_index,
-            "task": self.task,
-            "classifier": c.classifier,
-            "row_scaling": c.row_scaling,
-            "imputation": c.imputation,
-            "column_scaling": c.column_scaling,
-            "feature_selection": c.feature_selection,
-            "n_features": c.n_features,
-            "dim_reduction": c.dim_reduction,
-            "search": c.search,
-            "modalities": "+".join(self.modalities),
-            "parcellation": self.parcellation,
-        }
+STEP_KEYS = STEP_FIELDS
 
 
 def stage_needs_previous(stage) -> bool:

@@ -1,7 +1,8 @@
 """How the study-file schema reports problems: one plain sentence per error.
 
-Every model of the study file derives from :class:`StudyModel`, which refuses
-unknown keys with a close-match suggestion. Validators raise the error built by
+Every model of the study file derives from
+:class:`~cohortbench.design.study_model.StudyModel`, which refuses unknown keys
+with a close-match suggestion (:func:`unknown_key_message`). Validators raise the error built by
 :func:`study_error`, whose message is used as written. :func:`format_validation_error`
 turns pydantic's :class:`~pydantic.ValidationError` into the single line a user
 sees, ``<file>: <key path>: <what is wrong and how to fix it>``, rewording
@@ -12,19 +13,19 @@ from __future__ import annotations
 
 import difflib
 import re
-from typing import Any, ClassVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
 
 __all__ = [
-    "StudyModel",
     "study_error",
     "union_tag",
     "no_repeats",
     "key_path",
     "describe_value",
     "format_validation_error",
+    "unknown_key_message",
 ]
 
 _CUSTOM_TYPE = "study"
@@ -66,43 +67,13 @@ def no_repeats(values: list) -> list:
     return values
 
 
-def _unknown_key_message(key: Any, allowed: list[str], hints: dict[str, str]) -> str:
+def unknown_key_message(key: Any, allowed: list[str], hints: dict[str, str]) -> str:
     if isinstance(key, str) and key in hints:
         return f"unknown key; {hints[key]}"
     close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
     if close:
         return f"unknown key; did you mean '{close[0]}'?"
     return f"unknown key; the keys allowed here are {', '.join(allowed)}"
-
-
-class StudyModel(BaseModel):
-    """Base of every study-file model: strict types, no unknown keys.
-
-    Strict mode keeps YAML's own types (``"3"`` is not a number, ``yes`` is not
-    text); a subclass may set ``_key_hints`` (key -> advice) for keys users
-    commonly write in the wrong place.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-        strict=True,
-        frozen=True,
-        validate_by_alias=True,
-        validate_by_name=True,
-    )
-    _key_hints: ClassVar[dict[str, str]] = {}
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse_unknown_keys(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        allowed = [field.alias or name for name, field in cls.model_fields.items()]
-        accepted = set(allowed) | set(cls.model_fields)
-        for key in data:
-            if key not in accepted:
-                raise study_error(_unknown_key_message(key, allowed, cls._key_hints), str(key))
-        return data
 
 
 def key_path(loc: tuple) -> str:

@@ -21,7 +21,8 @@ from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from ..errors import StudyError
 from .configs import CVScheme
-from .study_errors import StudyModel, describe_value, format_validation_error, study_error
+from .study_errors import describe_value, format_validation_error, study_error
+from .study_model import StudyModel
 from .study_sections import (
     AnalysisSection,
     CVSection,

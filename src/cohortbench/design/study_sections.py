@@ -25,7 +25,8 @@ from pydantic import (
     model_validator,
 )
 
-from .study_errors import StudyModel, describe_value, no_repeats, study_error, union_tag
+from .study_errors import describe_value, no_repeats, study_error, union_tag
+from .study_model import StudyModel
 
 __all__ = [
     "NonEmptyStr",

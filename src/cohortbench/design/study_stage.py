@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, model_validator
 
-from .study_errors import StudyModel, describe_value, no_repeats, study_error, union_tag
+from .study_errors import describe_value, no_repeats, study_error, union_tag
+from .study_model import StudyModel
 from .study_sections import Names, NonEmptyStr
 from .study_steps import PipelineSpec, GridSpec
 
@@ -112,6 +113,8 @@ class Stage(StudyModel):
     """
 
     name: NonEmptyStr
+    kind: NonEmptyStr | None = None
+    options: dict[NonEmptyStr, Any] | None = None
     classifiers: ClassifierChoice = "all"
     pipeline: Annotated[PipelineChoice | None, BeforeValidator(_check_pipeline)] = None
     grid: GridSpec | None = None

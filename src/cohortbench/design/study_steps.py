@@ -14,7 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from .study_errors import StudyModel, no_repeats, study_error
+from .study_errors import no_repeats, study_error
+from .study_model import StudyModel
 
 __all__ = [
     "RowScaling",

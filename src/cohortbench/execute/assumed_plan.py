@@ -3,8 +3,8 @@
 ``classifiers: shortlist`` is planned as every classifier of the shortlisting
 stage (an upper bound), or as its ``keep`` list; ``pipeline: best`` as the
 previous stage's pipeline that feeds the classifier the most features without
-RFE (the costliest to tune but for RFE), or as its only pipeline. The runner
-makes the same plans from results (:func:`~cohortbench.design.stages.plan_stage`).
+RFE (the costliest to tune but for RFE), or as its only pipeline. Each stage is
+planned by its own kind, as the runner plans it from real results.
 """
 
 from __future__ import annotations
@@ -12,8 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import pandas as pd
+
 from ..design.classifiers import classifier_names
-from ..design.stages import PlannedEvaluation, plan_stage
+from ..design.plans import Decision, PlannedEvaluation, StageContext
+from ..design.stage_kinds import stage_kind
+from ..design.stages import STEP_KEYS
+from ..errors import CohortbenchError
 
 __all__ = ["StagePlan", "evaluation_key", "stage_plans"]
 
@@ -63,45 +68,70 @@ class StagePlan:
     reused: int = 0
 
 
-def stage_plans(study, done: Callable[[PlannedEvaluation], bool] | None) -> list[StagePlan]:
-    """Every stage's planned evaluations, assuming what earlier results would decide."""
-    order = list(classifier_names())
-    shortlist: tuple[list[str], str | None] = ([], None)
-    previous: tuple[list[dict], str | None] = ([], None)
+def _assumed_results(planned: list, metric: str, best: dict | None) -> pd.DataFrame:
+    """Results a stage could have, under which ``best`` is its best pipeline."""
+    rows = []
+    for p in planned:
+        steps = {k: getattr(p.config, k) for k in STEP_KEYS}
+        rows.append({"stage": p.stage, "task": p.task, "classifier": p.config.classifier, **steps,
+                     metric: float(best is not None and steps == best), "z_score": 0.0})
+    return pd.DataFrame(rows, columns=["stage", "task", "classifier", *STEP_KEYS, metric, "z_score"])
+
+
+def stage_plans(study, done: Callable[[PlannedEvaluation], bool] | None = None) -> list[StagePlan]:
+    """Every stage's planned evaluations, assuming what earlier results would decide.
+
+    Each stage is planned by its own kind (:mod:`~cohortbench.design.stage_kinds`),
+    as the runner plans it, from results and decisions made up to match the
+    assumptions: a shortlist of every classifier the shortlisting stage evaluates
+    (its ``keep`` list when it has one), and results whose best pipeline is
+    :func:`_assumed_best`. A stage its kind cannot plan from them is left out of
+    the estimate, and says so.
+    """
+    spec, order = study.spec, list(classifier_names())
+    results: dict = {}
+    decisions: dict = {}
+    notes_of: dict = {}  # stage name -> what its plan assumed
     plans, seen = [], set()
-    for index, stage in enumerate(study.spec.stages):
+    for index, stage in enumerate(spec.stages):
         notes, n_assumed = [], None
-        if stage.classifiers == "all":
-            classifiers = order
-        elif stage.classifiers == "shortlist":
-            classifiers, why = shortlist
-            if why:
-                notes.append(why)
-                n_assumed = len(classifiers)
-        else:
-            classifiers = list(stage.classifiers)
-        best = None
-        if stage.pipeline == "best":
-            best, why = _assumed_best(previous[0]) if previous[0] else (None, None)
-            notes += [t for t in (previous[1], why) if t]
-        planned = plan_stage(stage, index, classifiers=classifiers, tasks=list(study.tasks),
-                             default_modalities=study.default_modalities(),
-                             imputation=study.imputation, best=best) if classifiers else []
+        if getattr(stage, "classifiers", None) == "shortlist":
+            source = spec.shortlist_source(index)
+            if source is not None and notes_of.get(("shortlist", spec.stages[source].name)):
+                notes.append(notes_of[("shortlist", spec.stages[source].name)])
+                n_assumed = len(decisions[(spec.stages[source].name, "shortlist")]
+                                .payload["classifiers"])
+        context = StageContext(study, index, dict(results), dict(decisions))
+        if getattr(stage, "pipeline", None) == "best":
+            source, _ = context.previous_results()
+            notes += [notes_of[("best", source)]] if notes_of.get(("best", source)) else []
+        try:
+            plan = stage_kind(stage).plan(context)
+            planned, cross_stage = list(plan.evaluations), plan.cross_stage
+        except (CohortbenchError, KeyError):
+            planned, cross_stage = [], False
+            notes.append("not estimated: its plan needs results this estimate cannot assume")
+        if n_assumed is not None and any(s != "none" for s in getattr(stage, "search", ["none"])):
+            notes.append("its searches priced as candidates x inner folds of a default fit")
         left = [p for p in planned if not (done and done(p))]
         todo = [p for p in left if evaluation_key(p)[1:] not in seen]  # the runner copies the others
         seen.update(evaluation_key(p)[1:] for p in planned)
-        if n_assumed is not None and any(s != "none" for s in stage.search):
-            notes.append("its searches priced as candidates x inner folds of a default fit")
-        plans.append(StagePlan(stage, todo, len(planned) - len(left),
-                                "; ".join(dict.fromkeys(notes)) or None, n_assumed,
-                                len(left) - len(todo)))
-        if stage.shortlist is not None:
-            keep = getattr(stage.shortlist, "keep", None)
-            if keep:
-                shortlist = ([c for c in order if c in keep], None)
-            else:
-                shortlist = (classifiers, f"assuming all {len(classifiers)} classifiers of stage "
-                                          f"'{stage.name}' are shortlisted")
-        steps = [best] if best is not None else ([] if stage.pipeline == "best" else stage.steps())
-        previous = (steps, "; ".join(notes) if stage.pipeline == "best" else None)
+        assumption = "; ".join(dict.fromkeys(notes)) or None
+        plans.append(StagePlan(stage, todo, len(planned) - len(left), assumption, n_assumed,
+                               len(left) - len(todo)))
+        # What later stages will read: this stage's results and its shortlist.
+        if cross_stage:
+            steps = [{k: getattr(p.config, k) for k in STEP_KEYS} for p in planned]
+            best, why = _assumed_best(steps) if steps else (None, None)
+            results[stage.name] = _assumed_results(planned, spec.metric, best)
+            notes_of[("best", stage.name)] = "; ".join(t for t in (assumption, why) if t)
+        rule = getattr(stage, "shortlist", None)
+        if rule is not None:
+            keep = getattr(rule, "keep", None)
+            kept = [c for c in order if c in keep] if keep else \
+                list(dict.fromkeys(p.config.classifier for p in planned))
+            decisions[(stage.name, "shortlist")] = Decision(stage.name, "shortlist",
+                                                            {"classifiers": kept})
+            notes_of[("shortlist", stage.name)] = None if keep else (
+                f"assuming all {len(kept)} classifiers of stage '{stage.name}' are shortlisted")
     return plans

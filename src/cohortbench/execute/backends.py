@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 from ..errors import RunError
 
@@ -69,6 +71,15 @@ class InlineBackend(Backend):
                 yield i, fn(*args)
 
 
+def _user_script() -> str | None:
+    """The user's own script when one started this process (spawned workers import it)."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if not path or "cohortbench" in Path(path).parts or Path(path).name in ("pytest", "__main__.py"):
+        return None
+    return Path(path).name
+
+
 class LocalBackend(Backend):
     """Local worker processes; a unit whose worker died is retried."""
 
@@ -85,6 +96,7 @@ class LocalBackend(Backend):
     def run(self, fn, units):
         attempts = {i: 0 for i in range(len(units))}
         queue = list(range(len(units)))
+        finished = 0
         while queue:
             if self._pool is None:
                 self._pool = self._new_pool()
@@ -98,6 +110,7 @@ class LocalBackend(Backend):
                     done, _ = wait(futures, return_when=FIRST_COMPLETED)
                     for fut in done:
                         result = fut.result()  # raises BrokenProcessPool if a worker died
+                        finished += 1
                         yield futures.pop(fut), result
             except BrokenProcessPool:
                 lost = []
@@ -107,6 +120,13 @@ class LocalBackend(Backend):
                         continue
                     attempts[i] += 1
                     if attempts[i] > MAX_RETRIES:
+                        script = _user_script()
+                        if not finished and script:
+                            raise RunError(
+                                f"worker processes died before finishing any evaluation: each "
+                                f"imports your script {script}, which must keep its cohortbench "
+                                "calls under `if __name__ == \"__main__\":`; fix the script, or "
+                                "run with jobs=1") from None
                         raise RunError(
                             f"a worker process died {attempts[i]} times while running the same "
                             "evaluations (out of memory?); run again with fewer --jobs"

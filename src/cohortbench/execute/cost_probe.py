@@ -177,10 +177,10 @@ def time_rfe_path(problem: Problem, cv: CVScheme, prefix: tuple, k_min: int) -> 
     (fold, label vector, scaling prefix) serves every k, reduction and classifier.
     """
     from .fast.shared_transforms import FoldTransforms, LabelTransforms, ViewTransforms
-    from .permutations import label_shuffles
+    from .permutations import label_vectors
 
     probe = probe_problem(problem, cv)
-    y = label_shuffles(probe.y, 1, cv.seed, probe.task)[0] if cv.permutations else probe.y
+    y = label_vectors(probe, dataclasses.replace(cv, permutations=1))[1 if cv.permutations else 0]
     train, test = np.arange(1, len(probe.y)), np.arange(1)
     with threadpool_limits(1):
         fold = FoldTransforms(ViewTransforms(probe.X, probe.blocks), train, test)

@@ -56,6 +56,7 @@ from .cost_probe import (
     startup_seconds,
     stratum,
 )
+from .problem import make_problem
 from .splits import parse_cv_scheme
 
 __all__ = ["StageEstimate", "StudyEstimate", "describe_seconds", "estimate_study"]
@@ -311,6 +312,7 @@ def estimate_study(study, problems: Mapping, *, engine: str = "fast", workers: i
     t0 = time.perf_counter()
     cv = study.cv
     plans = stage_plans(study, done)
+    problems = _problems(study, problems, plans)
     groups = [_by_problem(plan.todo) for plan in plans]
     startup = startup_seconds(groups, problems, cv, engine, workers)
     times, paths, n_fits, busy = probe_study(plans, groups, problems, cv, engine)
@@ -329,11 +331,29 @@ def estimate_study(study, problems: Mapping, *, engine: str = "fast", workers: i
                          evaluation_seconds=per_evaluation)
 
 
+def problem_key(p: PlannedEvaluation) -> tuple:
+    """The problem a planned evaluation runs on: view, task, and subset if any."""
+    return (p.modalities, p.parcellation, p.task, p.subset.key if p.subset is not None else None)
+
+
 def _by_problem(todo: list) -> OrderedDict[tuple, list]:
     groups: OrderedDict = OrderedDict()
     for p in todo:
-        groups.setdefault((p.modalities, p.parcellation, p.task), []).append(p)
+        groups.setdefault(problem_key(p), []).append(p)
     return groups
+
+
+def _problems(study, whole: Mapping, plans) -> dict:
+    """Every problem the plans need: a task's whole problem, or a subset's own."""
+    out: dict = {}
+    for plan in plans:
+        for p in plan.todo:
+            key = problem_key(p)
+            if key not in out:
+                out[key] = whole[key[:3]] if p.subset is None else make_problem(
+                    study.cohort.view(list(p.modalities), p.parcellation),
+                    study.tasks[p.task], p.subset)[0]
+    return out
 
 
 def _stage_estimate(plan, by_problem, problems, cv, engine: str, workers: int, times: dict,
@@ -343,7 +363,8 @@ def _stage_estimate(plan, by_problem, problems, cv, engine: str, workers: int, t
         _units,  # the runner's own grouping (same layer; not a public API)
     )
 
-    units, chunks = _units(list(enumerate(plan.todo)), problems, cv, engine, workers)
+    units, chunks = _units([(i, p, problems[problem_key(p)]) for i, p in enumerate(plan.todo)],
+                           cv, engine, workers)
     n_parts = Counter(_key(p) for chunk in chunks for _, p in chunk)
     costs: dict = {}
     for pkey, members in by_problem.items():

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..data.views import Task, View
+from ..design.configs import content_id
+from ..design.fingerprint import task_fingerprint
+from ..design.plans import Subset
 
 __all__ = ["Problem", "make_problem"]
 
 
 @dataclass(frozen=True, eq=False)
 class Problem:
-    """Arrays for one (view, task).
+    """Arrays for one (view, task), possibly restricted to a subset of subjects.
 
     Rows ``[0, n_eval)`` are the task's own subjects (each is predicted once);
     rows ``[n_eval, n)`` are hybrid-training subjects that only ever train.
@@ -34,6 +37,12 @@ class Problem:
     subjects : tuple of str
     task : str
     view_fingerprint : str
+    shuffle_key : str
+        What seeds the label shuffles besides the study seed: the task name, or
+        the task and a subset's key (a subset is shuffled among itself).
+    content : dict
+        What identifies the problem in an evaluation's content key: the view's and
+        the task's fingerprints, plus the subset's key and subjects when restricted.
     """
 
     X: np.ndarray
@@ -44,6 +53,12 @@ class Problem:
     subjects: tuple[str, ...]
     task: str
     view_fingerprint: str
+    shuffle_key: str = ""
+    content: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if not self.shuffle_key:
+            object.__setattr__(self, "shuffle_key", self.task)
 
     @property
     def eval_mask(self) -> np.ndarray:
@@ -52,13 +67,17 @@ class Problem:
         return mask
 
 
-def make_problem(view: View, task: Task) -> tuple[Problem, dict[str, str]]:
+def make_problem(view: View, task: Task, subset: Subset | None = None
+                 ) -> tuple[Problem, dict[str, str]]:
     """Align a task with a view; return the problem and the task subjects left out.
 
     Subjects the view dropped (``drop-subjects`` policy) are left out of the task
-    and returned with the reason.
+    and returned with the reason. With ``subset``, only its subjects are kept (the
+    others are not "left out": the subset chose them), and the problem's shuffles
+    and content key are the subset's own.
     """
     index = {s: i for i, s in enumerate(view.subjects)}
+    keep = None if subset is None else set(subset.subjects)
     left_out: dict[str, str] = {}
     rows, codes, names = [], [], []
     classes = tuple(sorted(task.classes))
@@ -66,6 +85,8 @@ def make_problem(view: View, task: Task) -> tuple[Problem, dict[str, str]]:
     for group_subjects, group_labels in ((task.subjects, task.labels),
                                           (task.train_only_subjects, task.train_only_labels)):
         for s, label in zip(group_subjects, group_labels):
+            if keep is not None and s not in keep:
+                continue
             if s not in index:
                 left_out[s] = view.dropped.get(s, "not in the cohort view")
                 continue
@@ -74,6 +95,9 @@ def make_problem(view: View, task: Task) -> tuple[Problem, dict[str, str]]:
             names.append(s)
         if group_subjects is task.subjects:
             n_eval = len(rows)
+    content = {"view": view.fingerprint, "task": task_fingerprint(task)}
+    if subset is not None:
+        content["subset"] = {"key": subset.key, "subjects": content_id(sorted(subset.subjects))}
     problem = Problem(
         X=np.asarray(view.X[rows], dtype=np.float64),
         y=np.asarray(codes, dtype=np.int64),
@@ -83,5 +107,7 @@ def make_problem(view: View, task: Task) -> tuple[Problem, dict[str, str]]:
         subjects=tuple(names),
         task=task.name,
         view_fingerprint=view.fingerprint,
+        shuffle_key=task.name if subset is None else f"{task.name}|{subset.key}",
+        content=content,
     )
     return problem, left_out

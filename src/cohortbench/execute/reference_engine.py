@@ -11,43 +11,35 @@ Choices other engines must reproduce:
 - Random seeds: the classifier gets ``random_state = cv.seed``;
   :func:`fit_with_search` gets ``seed = cv.seed`` in every outer fold and
   label vector (each strategy derives its own seed from it); shuffles come
-  from :func:`label_shuffles`; shuffled stratified outer folds are recomputed
+  from :func:`~cohortbench.execute.permutations.label_vectors`; shuffled stratified outer folds are recomputed
   from each shuffled vector (same splitter seed).
-- Metrics are **pooled** over every held-out prediction. With repeated CV each
-  subject is predicted once per repeat; accuracy, balanced accuracy, macro F1
-  and the confusion matrix pool all repeats (the confusion matrix then sums to
-  ``R * n_eval``), and each subject's recorded predicted label is the majority
-  vote over its repeats, ties going to the first class in sorted order
-  (the encoding of :class:`~cohortbench.execute.problem.Problem`).
-- A null accuracy is the pooled accuracy of one shuffle, against that
-  shuffle's labels of the evaluated rows.
 - Warnings raised while fitting (e.g. convergence warnings) are recorded once
-  each, in order of first appearance, without deprecation warnings.
+  each, in order of first appearance.
+- Scores, statistics and the record come from :mod:`~cohortbench.execute.scoring`
+  (pooled over repeats, majority votes, null accuracies), shared by every engine.
 """
 
 from __future__ import annotations
 
-import re
 import time
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import balanced_accuracy_score, confusion_matrix, f1_score
 
 from ..design.classifiers import search_space
 from ..design.configs import CVScheme, PipelineConfig
 from ..store.records import EvaluationResult
-from .permutations import label_shuffles, permutation_stats
+from .permutations import label_vectors
+from .fold_records import FoldRecordInput, collect_records
 from .pipelines import build_pipeline
 from .problem import Problem
+from .scoring import IGNORED_WARNINGS, assemble_result, pooled_accuracy, warning_text
 from .search import fit_with_search
-from .splits import folds_id, inner_cv, outer_splits
+from .splits import inner_cv, outer_splits
 
-__all__ = ["evaluate_reference", "evaluate_labels", "LabelRun", "pooled_accuracy", "pooled_scores",
-           "assemble_result", "majority_vote", "warning_text"]
+__all__ = ["evaluate_reference", "evaluate_labels", "LabelRun"]
 
-IGNORED_WARNINGS = (DeprecationWarning, PendingDeprecationWarning)
 
 
 @dataclass(frozen=True)
@@ -65,15 +57,19 @@ class LabelRun:
         The search's choice per outer fold (empty dicts without a search).
     n_features_used : int
         As returned by :func:`build_pipeline`.
+    records : tuple of dict
+        Per outer fold, the requested records ``{name: value}`` (empty when none).
     """
 
     predictions: np.ndarray
     splits: list
     chosen_params: tuple
     n_features_used: int
+    records: tuple = ()
 
 
-def evaluate_labels(problem: Problem, config: PipelineConfig, cv: CVScheme, y) -> LabelRun:
+def evaluate_labels(problem: Problem, config: PipelineConfig, cv: CVScheme, y,
+                    records: tuple[str, ...] = (), label_vector: int = 0) -> LabelRun:
     """Outer cross-validation of one configuration against one label vector.
 
     Parameters
@@ -84,6 +80,10 @@ def evaluate_labels(problem: Problem, config: PipelineConfig, cv: CVScheme, y) -
     cv : CVScheme
     y : ndarray of shape (n,)
         Label codes for every row (real or shuffled), train-only rows included.
+    records : tuple of str
+        Per-fold records to collect (:mod:`~cohortbench.execute.fold_records`).
+    label_vector : int
+        Which label vector ``y`` is (0 = the real labels), for the records.
 
     Returns
     -------
@@ -95,8 +95,8 @@ def evaluate_labels(problem: Problem, config: PipelineConfig, cv: CVScheme, y) -
     space = search_space(config.classifier) if config.search != "none" else None
     predictions: list[list[int]] = []
     times_seen = np.zeros(problem.n_eval, dtype=np.int64)
-    chosen, n_used = [], None
-    for train, test in splits:
+    chosen, n_used, kept = [], None, []
+    for fold, (train, test) in enumerate(splits):
         pipeline, n_used = build_pipeline(
             config, blocks=problem.blocks, n_classes=n_classes,
             n_features_available=problem.X.shape[1], random_state=cv.seed)
@@ -108,6 +108,9 @@ def evaluate_labels(problem: Problem, config: PipelineConfig, cv: CVScheme, y) -
                                          space, splitter, cv.seed)
         chosen.append(params)
         predicted = np.asarray(fitted.predict(problem.X[test]), dtype=np.int64)
+        if records:
+            kept.append(collect_records(records, FoldRecordInput(
+                label_vector, fold, train, test, y[train], predicted, fitted)))
         for row, label in zip(test, predicted):
             repeat = times_seen[row]
             if repeat == len(predictions):
@@ -116,65 +119,12 @@ def evaluate_labels(problem: Problem, config: PipelineConfig, cv: CVScheme, y) -
             times_seen[row] += 1
     if times_seen.min() != times_seen.max():
         raise RuntimeError("The outer CV did not predict every subject equally often.")
-    return LabelRun(np.asarray(predictions, dtype=np.int64), splits, tuple(chosen), n_used)
+    return LabelRun(np.asarray(predictions, dtype=np.int64), splits, tuple(chosen), n_used,
+                    tuple(kept))
 
 
-_CLOCK_PREFIX = re.compile(r"^\[\d{2}:\d{2}:\d{2}\] ")
-
-
-def warning_text(caught) -> str:
-    """How a warning is recorded: ``"<Category>: <first line>"`` (at most 300 characters).
-
-    A leading clock time (XGBoost starts its messages with ``[hh:mm:ss]``) is
-    dropped, so that the same run records the same text every time.
-    """
-    lines = str(caught.message).strip().splitlines() or [""]
-    first = _CLOCK_PREFIX.sub("", lines[0])
-    return f"{caught.category.__name__}: {first[:300]}"
-
-
-def pooled_accuracy(y_eval: np.ndarray, predictions: np.ndarray) -> float:
-    """Fraction of correct predictions over all repeats (one formula for real and null)."""
-    return float(np.mean(predictions == np.asarray(y_eval)[None, :]))
-
-
-def pooled_scores(y_eval: np.ndarray, predictions: np.ndarray, n_classes: int) -> dict:
-    """Accuracy, balanced accuracy, macro F1 and confusion pooled over repeats.
-
-    Parameters
-    ----------
-    y_eval : ndarray of shape (n_eval,)
-    predictions : ndarray of shape (R, n_eval)
-    n_classes : int
-
-    Returns
-    -------
-    dict with ``accuracy``, ``balanced_accuracy``, ``f1_macro`` (floats) and
-    ``confusion`` (K x K ndarray, rows = true class).
-    """
-    truth = np.tile(y_eval, predictions.shape[0])
-    pooled = predictions.ravel()
-    labels = list(range(n_classes))
-    with warnings.catch_warnings():
-        # A class absent from the truth (possible under a hybrid shuffle) is not an error.
-        warnings.simplefilter("ignore", UserWarning)
-        balanced = balanced_accuracy_score(truth, pooled)
-    return {
-        "accuracy": pooled_accuracy(y_eval, predictions),
-        "balanced_accuracy": float(balanced),
-        "f1_macro": float(f1_score(truth, pooled, labels=labels, average="macro",
-                                   zero_division=0.0)),
-        "confusion": confusion_matrix(truth, pooled, labels=labels),
-    }
-
-
-def majority_vote(predictions: np.ndarray, n_classes: int) -> np.ndarray:
-    """Per-subject most frequent prediction over repeats (ties: lowest class code)."""
-    counts = np.stack([(predictions == k).sum(axis=0) for k in range(n_classes)])
-    return counts.argmax(axis=0)
-
-
-def evaluate_reference(problem: Problem, config: PipelineConfig, cv: CVScheme) -> EvaluationResult:
+def evaluate_reference(problem: Problem, config: PipelineConfig, cv: CVScheme,
+                       records: tuple[str, ...] = ()) -> EvaluationResult:
     """Evaluate one configuration on one problem with plain scikit-learn.
 
     Parameters
@@ -185,6 +135,8 @@ def evaluate_reference(problem: Problem, config: PipelineConfig, cv: CVScheme) -
         Steps, classifier and search strategy.
     cv : CVScheme
         Outer/inner CV, number of permutations and seed.
+    records : tuple of str
+        Extra per-fold records to keep (:mod:`~cohortbench.execute.fold_records`).
 
     Returns
     -------
@@ -195,11 +147,13 @@ def evaluate_reference(problem: Problem, config: PipelineConfig, cv: CVScheme) -
     recorded: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        real = evaluate_labels(problem, config, cv, problem.y)
-        nulls = []
-        for shuffled in label_shuffles(problem.y, cv.permutations, cv.seed, problem.task):
-            run = evaluate_labels(problem, config, cv, shuffled)
+        real_labels, *shuffles = label_vectors(problem, cv)
+        real = evaluate_labels(problem, config, cv, real_labels, records)
+        nulls, kept = [], [real.records]
+        for index, shuffled in enumerate(shuffles, start=1):
+            run = evaluate_labels(problem, config, cv, shuffled, records, index)
             nulls.append(pooled_accuracy(shuffled[: problem.n_eval], run.predictions))
+            kept.append(run.records)
     for item in caught:
         if issubclass(item.category, IGNORED_WARNINGS):
             continue
@@ -211,62 +165,6 @@ def evaluate_reference(problem: Problem, config: PipelineConfig, cv: CVScheme) -
                            chosen_params=real.chosen_params,
                            n_features_used=real.n_features_used,
                            seconds=time.perf_counter() - start, engine="reference",
-                           warnings=tuple(recorded))
-
-
-def assemble_result(problem: Problem, config: PipelineConfig, predictions: np.ndarray,
-                    splits, nulls, *, chosen_params, n_features_used: int, seconds: float,
-                    engine: str, warnings) -> EvaluationResult:
-    """The result record of one evaluation (shared by every engine).
-
-    Parameters
-    ----------
-    problem : Problem
-    config : PipelineConfig
-    predictions : ndarray of shape (R, n_eval)
-        Predicted codes for the real labels (R repeats of the outer CV).
-    splits : list of (train_idx, test_idx)
-        The real labels' outer folds.
-    nulls : list of float
-        One pooled accuracy per shuffle.
-    chosen_params : tuple of dict
-        The search's choice per outer fold of the real labels.
-    n_features_used : int
-    seconds : float
-    engine : str
-    warnings : tuple of str
-
-    Returns
-    -------
-    EvaluationResult
-    """
-    n_classes = len(problem.classes)
-    y_eval = problem.y[: problem.n_eval]
-    scores = pooled_scores(y_eval, predictions, n_classes)
-    null_mean, null_std, z_score, p_value = permutation_stats(scores["accuracy"], nulls)
-    voted = majority_vote(predictions, n_classes)
-    names = problem.classes
-    return EvaluationResult(
-        task=problem.task,
-        classes=tuple(names),
-        config_id=config.id,
-        view_fingerprint=problem.view_fingerprint,
-        folds_id=folds_id(splits),
-        accuracy=scores["accuracy"],
-        balanced_accuracy=scores["balanced_accuracy"],
-        f1_macro=scores["f1_macro"],
-        confusion=tuple(tuple(int(v) for v in row) for row in scores["confusion"]),
-        subjects=tuple(problem.subjects[: problem.n_eval]),
-        true_labels=tuple(names[int(k)] for k in y_eval),
-        predicted_labels=tuple(names[int(k)] for k in voted),
-        null_accuracies=tuple(float(a) for a in nulls),
-        null_mean=null_mean,
-        null_std=null_std,
-        z_score=z_score,
-        p_value=p_value,
-        chosen_params=tuple(chosen_params),
-        seconds=seconds,
-        n_features_used=n_features_used,
-        engine=engine,
-        warnings=tuple(warnings),
-    )
+                           warnings=tuple(recorded),
+                           records={name: [[fold[name] for fold in vector] for vector in kept]
+                                    for name in records})

@@ -21,7 +21,7 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_data
 
 __all__ = ["RowScaler", "ROW_METHODS"]
@@ -45,6 +45,10 @@ class RowScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Column ranges scaled separately; together they must cover
         ``[0, n_features)`` without overlap (any order). ``None`` treats the
         whole row as one block.
+    n_side : int, default=0
+        Number of trailing side columns (covariates, site code; see
+        :mod:`.side_columns`) that are passed through unchanged; the blocks then
+        tile ``[0, n_features - n_side)``.
 
     Attributes
     ----------
@@ -62,11 +66,13 @@ class RowScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "method": [StrOptions(set(ROW_METHODS))],
         "blocks": [None, "array-like"],
+        "n_side": [Interval(Integral, 0, None, closed="left")],
     }
 
-    def __init__(self, method="standard", blocks=None):
+    def __init__(self, method="standard", blocks=None, n_side=0):
         self.method = method
         self.blocks = blocks
+        self.n_side = n_side
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -82,7 +88,10 @@ class RowScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self : RowScaler
         """
         X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_all_finite="allow-nan")
-        self.blocks_ = _check_blocks(self.blocks, X.shape[1])
+        if self.n_side >= X.shape[1]:
+            raise ValueError(f"RowScaler: n_side={self.n_side} leaves no feature column of "
+                             f"the {X.shape[1]} in X.")
+        self.blocks_ = _check_blocks(self.blocks, X.shape[1] - self.n_side)
         return self
 
     def transform(self, X):

@@ -1,37 +1,38 @@
-"""Run a study: plan each stage, dispatch units to a backend, write the store.
+"""Run a study: ask each stage's kind for its plan, execute it, write the store.
 
-Only this process writes ``results.sqlite``; each finished evaluation is one
-transaction, keyed by a content hash, so a killed run resumes exactly where it
-stopped and a re-run recomputes nothing it has.
+The runner holds no stage logic: a stage's kind (:mod:`cohortbench.design.stage_kinds`)
+turns the study and the earlier stages' results into a :class:`StagePlan`; the
+runner finds which evaluations the store already has (by key, or by content under
+another stage), sends the others to a backend in units, joins split units, writes
+each finished evaluation in one transaction, and hands the stage's results back to
+its kind for the decisions later stages need. Only this process writes
+``results.sqlite``, so a killed run resumes exactly where it stopped.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import shutil
-import tempfile
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from ..design.classifiers import classifier_names, user_classifiers
 from ..design.configs import content_id
-from ..design.fingerprint import (fingerprint_differences, legacy_fingerprint,
-                                  study_fingerprint, task_fingerprint)
+from ..design.fingerprint import study_fingerprint
 from ..design.loaded_study import LoadedStudy
-from ..design.stages import best_pipeline, plan_stage, shortlist_classifiers
-from ..errors import DataError, RunError
-from ..store.results_store import STORE_NAME, ResultsStore
+from ..design.plans import Decision, StageContext, StagePlan
+from ..design.stage_kinds import stage_kind
+from ..errors import RunError
+from ..store.results_store import ResultsStore
 from ..store.run_lock import RunLock
 from .backends import Backend, InlineBackend
-from .problem import Problem, make_problem
+from .fold_records import record_functions
+from .preparation import Prepared, prepare, prepare_problems, view_dropped
+from .problem import make_problem
 from .progress import Progress
-from .splits import check_inner_cv, outer_splits
+from .run_directory import check_same_study, package_version, write_resolved_study
 from .units import run_unit
 
 __all__ = ["RunOutcome", "prepare_problems", "run_study", "evaluation_keys", "view_dropped",
@@ -46,8 +47,9 @@ class RunOutcome:
     and ``reused`` others (the same content under another stage), ``already`` were
     done by an earlier invocation (resumed), and ``failed`` have a failure record.
     ``notes`` are what the run decided or found on the way (resuming, results moved
-    aside, another package version, an empty shortlist), also shown as they happen.
-    ``report_error`` says why the report could not be built (None when it was).
+    aside, another package version, a fast path handing work to the reference
+    engine), also shown as they happen. ``report_error`` says why the report could
+    not be built (None when it was).
     """
 
     run_dir: Path
@@ -61,190 +63,19 @@ class RunOutcome:
     report_error: str | None = None
 
 
-def package_version() -> str:
-    """The installed cohortbench version (read here so that nothing imports the package root)."""
-    import importlib.metadata as md
+def evaluation_keys(stage: str, problem_content: dict, config, cv,
+                    records: tuple[str, ...] = ()) -> tuple[str, str]:
+    """(evaluation key, content key): the content key ignores the stage name.
 
-    try:
-        return md.version("cohortbench")
-    except md.PackageNotFoundError:  # pragma: no cover - running from a bare source tree
-        return "unknown"
-
-
-def evaluation_keys(stage: str, view_fp: str, task_fp: str, config, cv) -> tuple[str, str]:
-    """(evaluation key, content key): the content key ignores the stage name."""
-    content = content_id({"view": view_fp, "task": task_fp, "config": config.to_dict(), "cv": cv.to_dict()})
-    return content_id({"stage": stage, "content": content}), content
-
-
-def _stage_views(study: LoadedStudy) -> list[tuple[tuple[str, ...], str]]:
-    default = study.default_modalities()
-    views = []
-    for stage in study.spec.stages:
-        mods = [tuple(m) for m in stage.modalities] if stage.modalities else [default]
-        parcs = list(stage.parcellations) if stage.parcellations else ["all"]
-        views += [(m, p) for m in mods for p in parcs]
-    return list(OrderedDict.fromkeys(views))
-
-
-def _n_features_asked(stage) -> list[int]:
-    if stage.grid is not None:
-        return list(stage.grid.n_features or [])
-    if stage.pipeline not in (None, "best") and stage.pipeline.n_features:
-        return [stage.pipeline.n_features]
-    return []
-
-
-def _cap_warnings(study: LoadedStudy, views: dict) -> list[str]:
-    """Say where ``n_features`` exceeds a view's features (the engine caps k)."""
-    default = study.default_modalities()
-    warnings = []
-    for stage in study.spec.stages:
-        asked = _n_features_asked(stage)
-        mods = [tuple(m) for m in stage.modalities] if stage.modalities else [default]
-        parcs = list(stage.parcellations) if stage.parcellations else ["all"]
-        for m in mods:
-            for p in parcs:
-                available = views[(m, p)].X.shape[1]
-                too_big = sorted(k for k in asked if k > available)
-                if too_big:
-                    warnings.append(
-                        f"stage '{stage.name}': n_features {', '.join(map(str, too_big))} is more than the "
-                        f"{available} features of {'+'.join(m)}/{p}; those selections keep all {available} "
-                        "(the cap is recorded as n_features_used)"
-                    )
-    return warnings
-
-
-def _check_inner_cv(study: LoadedStudy, problem: Problem) -> None:
-    cv = study.cv
-    check_inner_cv(problem.y, problem.n_eval, cv.outer, cv.seed, cv.inner, problem.task,
-                   problem.classes, cv.reduce_inner_k)
-
-
-def prepare_problems(study: LoadedStudy) -> tuple[dict, list[str]]:
-    """Build every (view, task) problem the study needs; raise on bad input.
-
-    Everything that can reject the input happens here, before a run directory is
-    touched: missing-value policy, empty classes after dropping subjects, and
-    whether the inner CV can stratify.
+    ``problem_content`` is :attr:`Problem.content` (the view's and the task's
+    fingerprints, and a subset's when restricted); requested records are part of
+    the content, since a result without them is not the same result.
     """
-    warnings = []
-    problems = {}
-    searching = any(any(s != "none" for s in (st.search or ["none"])) for st in study.spec.stages)
-    views = {}
-    for mods, parc in _stage_views(study):
-        view = views[(mods, parc)] = study.cohort.view(list(mods), parc)
-        for name, task in study.tasks.items():
-            problem, left_out = make_problem(view, task)
-            if left_out:
-                warnings.append(
-                    f"task '{name}' on {'+'.join(mods)}/{parc}: {len(left_out)} subject(s) left out "
-                    f"({', '.join(sorted(left_out)[:5])}{'…' if len(left_out) > 5 else ''})"
-                )
-            counts = {c: int((problem.y[: problem.n_eval] == i).sum()) for i, c in enumerate(problem.classes)}
-            small = [c for c, n in counts.items() if n < 2]
-            if small:
-                raise DataError(
-                    f"task '{name}', class '{small[0]}' has {counts[small[0]]} subject(s) in view "
-                    f"{'+'.join(mods)}/{parc}; each class needs at least 2 — check the class conditions "
-                    "or the missing-value policy (data.missing)"
-                )
-            if searching:
-                _check_inner_cv(study, problem)
-            else:  # the outer CV alone must still be possible (e.g. K <= subjects)
-                outer_splits(problem.y, problem.n_eval, study.cv.outer, study.cv.seed)
-            problems[(mods, parc, name)] = problem
-    return problems, warnings + _cap_warnings(study, views)
-
-
-def view_dropped(study: LoadedStudy) -> dict[str, dict[str, str]]:
-    """View label (``qT1+DTI/GM``) -> subjects the missing-value policy leaves out, and why."""
-    out = {}
-    for mods, parc in _stage_views(study):
-        dropped = study.cohort.view(list(mods), parc).dropped
-        if dropped:
-            out[f"{'+'.join(mods)}/{parc}"] = dict(dropped)
-    return out
-
-
-def write_resolved_study(study: LoadedStudy, run_dir: Path, decisions: list[dict],
-                         fingerprint: dict) -> None:
-    """Write ``RUN_DIR/study.yaml``: the study as run, version, data fingerprints, decisions."""
-    doc = study.spec.to_yaml_dict()
-    doc["resolved"] = {
-        "cohortbench_version": package_version(),
-        "study_file": str(study.path.resolve()),
-        "data_fingerprints": {role: f["digest"] for role, f in fingerprint["files"].items()},
-        "label_cuts": {k: float(v) for k, v in study.label_cuts.items()},
-        "decisions": decisions,
-    }
-    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
-    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=".study.", suffix=".yaml")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the user's umask decides
-    os.replace(tmp, run_dir / "study.yaml")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-#: What --replace moves aside (everything a run writes in its directory).
-_RUN_FILES = (STORE_NAME, f"{STORE_NAME}-wal", f"{STORE_NAME}-shm", "study.yaml",
-              "report.html", "figures", "export")
-
-
-def _check_same_study(run_dir: Path, fingerprint: dict, replace: bool) -> list[str]:
-    """Refuse a run directory holding another study's results (or move them aside).
-
-    Called under the run lock, before anything is written. Returns notes to show.
-    """
-    if not (run_dir / STORE_NAME).exists():
-        return []
-    with ResultsStore.open(run_dir, create=False) as store:  # reads, never writes
-        old = store.get_info("study_fingerprint")
-        n_done = store.count()
-        old_version = store.get_info("cohortbench_version")
-    if replace:
-        return [_move_aside(run_dir)]
-    if old is None and n_done:
-        study_yaml = run_dir / "study.yaml"
-        doc = yaml.safe_load(study_yaml.read_text(encoding="utf-8")) if study_yaml.exists() else None
-        old = legacy_fingerprint(doc) if isinstance(doc, dict) else None
-        if old is None:
-            raise RunError(f"{run_dir} holds results of a study it did not record (written by "
-                           "an earlier cohortbench without its study.yaml); run with a new --out, "
-                           "or add --replace to move the old results aside and start afresh.")
-    changes = fingerprint_differences(old or {}, fingerprint)
-    if changes:
-        shown = "; ".join(changes[:4]) + (f"; and {len(changes) - 4} more" if len(changes) > 4 else "")
-        raise RunError(f"{run_dir} holds the results of a different study ({shown}); run with a "
-                       "new --out, or add --replace to move the old results aside (into "
-                       f"{run_dir / 'replaced'}) and start afresh.")
-    version = package_version()
-    if old_version and old_version != version:
-        return [f"warning: {run_dir} was started with cohortbench {old_version} and this is "
-                f"{version}; each evaluation records the version that computed it "
-                "(cohortbench_version in evaluations.csv)"]
-    return []
-
-
-def _move_aside(run_dir: Path) -> str:
-    """Move a run's files into ``RUN_DIR/replaced/<time>/`` (never deletes them)."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    target = run_dir / "replaced" / stamp
-    suffix = 1
-    while target.exists():
-        target, suffix = run_dir / "replaced" / f"{stamp}-{suffix}", suffix + 1
-    target.mkdir(parents=True)
-    for name in _RUN_FILES:
-        if (run_dir / name).exists():
-            shutil.move(str(run_dir / name), str(target / name))
-    return f"note: moved the previous results of {run_dir} to {target} (--replace)"
+    content = {**problem_content, "config": config.to_dict(), "cv": cv.to_dict()}
+    if records:
+        content["records"] = list(records)
+    content_key = content_id(content)
+    return content_id({"stage": stage, "content": content_key}), content_key
 
 
 # A part of a sharded unit holds at least this many label vectors (networks of one
@@ -252,15 +83,15 @@ def _move_aside(run_dir: Path) -> str:
 _MIN_LABEL_VECTORS = 8
 
 
-def _units(todo, problems, cv, engine, workers: int = 1):
-    """Group planned evaluations by (view, task) into units for the backend.
+def _units(todo, cv, engine, workers: int = 1):
+    """Group planned evaluations by problem into units for the backend.
 
     With the fast engine and several workers, units are also split into parts
     holding ranges of label vectors (real labels + shuffles), so that a study of
     few, large units keeps many workers busy; the runner joins the parts.
-    Returns ``(units, members)``: the arguments of :func:`run_unit` per unit, and
-    the ``(key, planned)`` pairs each unit evaluates (a key is in every part of its
-    unit).
+    ``todo`` holds ``(key, planned, problem)`` triples. Returns ``(units, members)``:
+    the arguments of :func:`run_unit` per unit, and the ``(key, planned)`` pairs each
+    unit evaluates (a key is in every part of its unit).
     """
     # The reference engine balances best with one evaluation per unit. The fast
     # engine shares work within a unit: a (view, task) group, split per classifier
@@ -269,10 +100,15 @@ def _units(todo, problems, cv, engine, workers: int = 1):
     # scaling prefix instead, since one elimination path per (fold, label vector,
     # prefix) serves every classifier, k and reduction, and nothing costly is
     # shared across prefixes.
-    rfe_groups = {(p.modalities, p.parcellation, p.task) for _, p in todo if p.config.feature_selection == "rfe"}
+    def problem_key(p):
+        subset = getattr(p, "subset", None)
+        return (p.modalities, p.parcellation, p.task, subset.key if subset else None)
+
+    rfe_groups = {problem_key(p) for _, p, _ in todo if p.config.feature_selection == "rfe"}
+    problems = {problem_key(p): problem for _, p, problem in todo}
     groups: OrderedDict = OrderedDict()
-    for key, p in todo:
-        gkey = (p.modalities, p.parcellation, p.task)
+    for key, p, _ in todo:
+        gkey = problem_key(p)
         c = p.config
         if engine != "fast":
             ukey = (gkey, key)
@@ -292,10 +128,30 @@ def _units(todo, problems, cv, engine, workers: int = 1):
     for ukey, chunk in groups.items():
         configs = [p.config for _, p in chunk]
         user = user_classifiers(c.classifier for c in configs)
+        wanted = [tuple(getattr(p, "records", ())) for _, p in chunk]
+        functions = record_functions([n for names in wanted for n in names]) if any(wanted) else {}
         for labels in ranges:
-            units.append((problems[ukey[0]], configs, cv, engine, labels, user))
+            units.append((problems[ukey[0]], configs, cv, engine, labels, user,
+                          wanted if any(wanted) else None, functions))
             members.append(chunk)
     return units, members
+
+
+def _check_sendable(backend) -> None:
+    """Refuse, in one sentence, user classifiers that worker processes cannot receive."""
+    if getattr(backend, "name", "") != "local":  # in-process, or Dask (cloudpickle)
+        return
+    import pickle
+
+    for name, entry in user_classifiers(classifier_names()).items():
+        try:
+            pickle.dumps(entry)
+        except Exception:  # noqa: BLE001 - any pickling failure means the same thing
+            raise RunError(
+                f"classifier '{name}' cannot be sent to worker processes (its factory "
+                "or search space cannot be pickled, e.g. a lambda or a function defined "
+                "inside another): define the factory at the top level of a module, or "
+                "run with --jobs 1") from None
 
 
 def _check_sendable(backend) -> None:
@@ -344,22 +200,20 @@ def run_study(study: LoadedStudy, run_dir: Path, *, backend: Backend | None = No
     backend = backend or InlineBackend()
     progress = progress or Progress()
     _check_sendable(backend)  # before anything is written
-    problems, warnings = prepare_problems(study)  # may raise before anything is written
+    prepared = prepare(study)  # may raise before anything is written
     fingerprint = study_fingerprint(study)
     dropped = view_dropped(study)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    outcome = RunOutcome(run_dir=run_dir, warnings=list(warnings))
-    metric = study.spec.metric
-    order = list(classifier_names())
-    version = package_version()
-    task_fps = {name: task_fingerprint(t) for name, t in study.tasks.items()}
+    outcome = RunOutcome(run_dir=run_dir, warnings=list(prepared.warnings))
+
     def say(note: str) -> None:
-        outcome.notes.append(note)
-        progress.message(note)
+        if note not in outcome.notes:
+            outcome.notes.append(note)
+            progress.message(note)
 
     with RunLock(run_dir) as lock:
-        for note in _check_same_study(run_dir, fingerprint, replace):
+        for note in check_same_study(run_dir, fingerprint, replace):
             say(note)
         with ResultsStore.open(run_dir) as store:
             if lock.took_over_stale:
@@ -368,119 +222,144 @@ def run_study(study: LoadedStudy, run_dir: Path, *, backend: Backend | None = No
             if already:
                 say(f"note: resuming {run_dir}: {already} evaluation(s) already in it are "
                     "reused where the study still plans them")
-            store.set_info("study_fingerprint", fingerprint)
-            store.set_info("cohortbench_version", version)
-            store.set_info("study_name", study.spec.name)
-            store.set_info("study_path", str(study.path.resolve()))
-            store.set_info("cohort_summary", study.cohort.summary())
-            store.set_info("label_cuts", {k: float(v) for k, v in study.label_cuts.items()})
-            store.set_info("task_counts", {n: t.class_counts() for n, t in study.tasks.items()})
-            store.set_info("warnings", list(study.cohort.warnings) + warnings)
-            store.set_info("dropped", dropped)
-            store.set_info("engine", engine)
+            for key, value in (("study_fingerprint", fingerprint),
+                               ("cohortbench_version", package_version()),
+                               ("study_name", study.spec.name),
+                               ("study_path", str(study.path.resolve())),
+                               ("cohort_summary", study.cohort.summary()),
+                               ("label_cuts", {k: float(v) for k, v in study.label_cuts.items()}),
+                               ("task_counts", {n: t.class_counts() for n, t in study.tasks.items()}),
+                               ("warnings", list(study.cohort.warnings) + prepared.warnings),
+                               ("dropped", dropped), ("engine", engine)):
+                store.set_info(key, value)
             store.record_plan([stage.name for stage in study.spec.stages])
-            _run_stages(study, run_dir, store, backend, progress, engine, problems, task_fps,
-                        fingerprint, outcome, order, metric, version, say, expected_cost)
+            _Execution(study, run_dir, store, backend, progress, engine, prepared, fingerprint,
+                       outcome, say, expected_cost).run()
             outcome.failed = int(len(store.failures()))
     return outcome
 
 
-def _run_stages(study, run_dir, store, backend, progress, engine, problems, task_fps,
-                fingerprint, outcome, order, metric, version, say, expected_cost=None) -> None:
-    cv = study.cv
-    decisions: list[dict] = []
-    write_resolved_study(study, run_dir, decisions, fingerprint)
-    content_seen: dict[str, str] = {}
-    shortlist = None
-    prev_results = None
-    stages = study.spec.stages
-    for index, stage in enumerate(stages):
-        if stage.classifiers == "all":
-            classifiers = order
-        elif stage.classifiers == "shortlist":
-            classifiers = shortlist
-        else:
-            classifiers = list(stage.classifiers)
-        best = None
-        if stage.pipeline == "best":
-            best, why = best_pipeline(prev_results, metric)
-            decision = {"stage": stage.name, "kind": "pipeline", "payload": {"pipeline": best, "why": why,
-                        "from_stage": stages[index - 1].name}}
-            store.set_decision(stage.name, "pipeline", decision["payload"])
-            decisions.append(decision)
-        planned = plan_stage(stage, index, classifiers=classifiers, tasks=list(study.tasks),
-                             default_modalities=study.default_modalities(),
-                             imputation=study.imputation, best=best)
-        todo = []
-        plan_entries = []
-        for p in planned:
-            problem = problems[(p.modalities, p.parcellation, p.task)]
-            key, content = evaluation_keys(p.stage, problem.view_fingerprint, task_fps[p.task], p.config, cv)
-            plan_entries.append((key, p.position))
+class _Execution:
+    """One invocation of ``run``: the stages in order, each planned by its kind."""
+
+    def __init__(self, study, run_dir, store, backend, progress, engine, prepared: Prepared,
+                 fingerprint, outcome: RunOutcome, say, expected_cost=None):
+        self.study, self.run_dir, self.store = study, run_dir, store
+        self.backend, self.progress, self.engine = backend, progress, engine
+        self.prepared, self.fingerprint, self.outcome, self.say = prepared, fingerprint, outcome, say
+        self.version = package_version()
+        self.expected_cost = expected_cost  # the time estimate's, for the ETA (issue 16)
+        self.cv = study.cv
+        self.content_seen: dict[str, str] = {}
+        self.results: dict = {}      # stage -> finished evaluations (cross-stage kinds only)
+        self.decisions: dict = {}    # (stage, kind) -> Decision
+        self.kinds: dict = {}        # stage -> {"kind", "cross_stage"}
+
+    def run(self) -> None:
+        write_resolved_study(self.study, self.run_dir, [], self.fingerprint)
+        for index, stage in enumerate(self.study.spec.stages):
+            kind = stage_kind(stage)
+            context = StageContext(self.study, index, dict(self.results), dict(self.decisions))
+            plan = kind.plan(context)
+            self._decide(plan.decisions)
+            self.kinds[stage.name] = {"kind": plan.kind, "cross_stage": plan.cross_stage,
+                                      "about": kind.about}
+            self.store.set_info("stage_kinds", self.kinds)
+            self._execute(plan)
+            frame = self.store.evaluations_frame()
+            finished = frame[frame["stage"] == stage.name]
+            if plan.cross_stage:
+                self.results[stage.name] = finished
+            if kind.conclude is not None:
+                self._decide(kind.conclude(context, finished))
+            write_resolved_study(self.study, self.run_dir,
+                                 [d.as_record() for d in self.decisions.values()],
+                                 self.fingerprint)
+
+    def _decide(self, decisions: tuple[Decision, ...]) -> None:
+        for decision in decisions:
+            self.store.set_decision(decision.stage, decision.kind, decision.payload)
+            self.decisions[(decision.stage, decision.kind)] = decision
+
+    def _problem(self, planned):
+        whole = self.prepared.problems[(planned.modalities, planned.parcellation, planned.task)]
+        if planned.subset is None:
+            return whole
+        view = self.prepared.views[(planned.modalities, planned.parcellation)]
+        problem, _ = make_problem(view, self.study.tasks[planned.task], planned.subset)
+        return problem
+
+    def _meta(self, planned, problem, content_key, version) -> dict:
+        return dict(planned.meta(), n_subjects=problem.n_eval,
+                    n_permutations=self.cv.permutations, content_key=content_key,
+                    cohortbench_version=version)
+
+    def _execute(self, plan: StagePlan) -> None:
+        store, outcome = self.store, self.outcome
+        to_compute, plan_entries, problems = [], [], {}
+        for planned in plan.evaluations:
+            problem = problems.get((planned.view_key, planned.task, planned.subset))
+            if problem is None:
+                problem = problems[(planned.view_key, planned.task, planned.subset)] = \
+                    self._problem(planned)
+            key, content_key = evaluation_keys(planned.stage, problem.content, planned.config,
+                                               self.cv, planned.records)
+            plan_entries.append((key, planned.position))
             if store.has(key):
-                content_seen.setdefault(content, key)
+                self.content_seen.setdefault(content_key, key)
                 outcome.already += 1
                 continue
-            source = content_seen.get(content) or store.find_content(content)
+            source = self.content_seen.get(content_key) or store.find_content(content_key)
             if source is not None and store.has(source):
                 # The same evaluation under another stage (this study's, or one removed
                 # or renamed since): its result is this one's.
-                meta = dict(p.meta(), n_subjects=problem.n_eval, n_permutations=cv.permutations,
-                            content_key=content,
-                            cohortbench_version=store.evaluation_value(source, "cohortbench_version"))
-                store.write_result(key, meta, store.get_result(source))
+                version = store.evaluation_value(source, "cohortbench_version")
+                store.write_result(key, self._meta(planned, problem, content_key, version),
+                                   store.get_result(source))
                 outcome.reused += 1
                 continue
-            content_seen.setdefault(content, key)
-            todo.append((key, content, p))
-        store.plan_stage(stage.name, plan_entries)
-        outcome.total += len(planned)
-        cost = expected_cost or (lambda p: None)  # the time estimate's model, for the ETA (issue 16)
-        progress.start_stage(stage.name, len(planned), len(planned) - len(todo),
-                             expected=sum(cost(p) for *_, p in todo) if expected_cost else None)
-        units, members = _units([(k, p) for k, _, p in todo], problems, cv, engine,
-                                getattr(backend, "workers", 1))
-        contents = {k: c for k, c, _ in todo}
-        n_parts = Counter(key for chunk in members for key, _ in chunk)
-        parts: dict = {}
-        written: set = set()
-        for i, outcomes in backend.run(run_unit, units):
-            for (key, p), out in zip(members[i], outcomes):
-                if key in written:  # a part's fallback already gave the whole result
+            self.content_seen.setdefault(content_key, key)
+            to_compute.append((key, content_key, planned, problem))
+        store.plan_stage(plan.stage, plan_entries)
+        outcome.total += len(plan.evaluations)
+        expected = None
+        if self.expected_cost is not None:
+            expected = sum(self.expected_cost(planned) for _, _, planned, _ in to_compute)
+        self.progress.start_stage(plan.stage, len(plan.evaluations),
+                                  len(plan.evaluations) - len(to_compute), expected=expected)
+        self._compute(to_compute)
+
+    def _compute(self, to_compute) -> None:
+        units, members = _units([(key, planned, problem) for key, _, planned, problem in to_compute],
+                                self.cv, self.engine, getattr(self.backend, "workers", 1))
+        by_key = {key: (content_key, problem) for key, content_key, _, problem in to_compute}
+        parts_per_key = Counter(key for chunk in members for key, _ in chunk)
+        parts_received: dict = {}
+        finished: set = set()
+        for unit_index, unit_outcomes in self.backend.run(run_unit, units):
+            for (key, planned), unit_outcome in zip(members[unit_index], unit_outcomes):
+                if key in finished:  # a part's fallback already gave the whole result
                     continue
-                problem = problems[(p.modalities, p.parcellation, p.task)]
-                meta = dict(p.meta(), n_subjects=problem.n_eval, n_permutations=cv.permutations,
-                            content_key=contents[key], cohortbench_version=version)
-                if "part" in out:
+                content_key, problem = by_key[key]
+                if unit_outcome.note:
+                    self.say(f"note: {unit_outcome.note}")
+                result = unit_outcome.result
+                if unit_outcome.part is not None:
                     from .fast import merge_parts
 
-                    got = parts.setdefault(key, [])
-                    got.append(out["part"])
-                    if len(got) < n_parts[key]:
+                    received = parts_received.setdefault(key, [])
+                    received.append(unit_outcome.part)
+                    if len(received) < parts_per_key[key]:
                         continue
-                    out = {"ok": True, "result": merge_parts(problem, p.config, cv,
-                                                             parts.pop(key))}
-                written.add(key)
-                if out["ok"]:
-                    store.write_result(key, meta, out["result"])
-                    outcome.computed += 1
+                    result = merge_parts(problem, planned.config, self.cv,
+                                         parts_received.pop(key))
+                finished.add(key)
+                meta = self._meta(planned, problem, content_key, self.version)
+                if unit_outcome.ok:
+                    self.store.write_result(key, meta, result)
+                    self.outcome.computed += 1
                 else:
-                    store.write_failure(key, meta, out["error"], out["traceback"])
-                progress.advance(expected=cost(p))
-        frame = store.evaluations_frame()
-        prev_results = frame[frame["stage"] == stage.name]
-        if stage.shortlist is not None:
-            shortlist, reasons = shortlist_classifiers(stage.shortlist, prev_results, order, metric)
-            rule = stage.shortlist.model_dump(exclude_none=True)
-            if "min_accuracy" in rule:
-                text = f"best {metric} >= {rule['min_accuracy']} on every task of the stage"
-            else:
-                text = "the classifiers listed in shortlist.keep"
-            payload = {"classifiers": shortlist, "rule": text, "reasons": reasons}
-            if "min_accuracy" in rule:
-                payload["min_accuracy"] = rule["min_accuracy"]
-            store.set_decision(stage.name, "shortlist", payload)
-            decisions.append({"stage": stage.name, "kind": "shortlist", "payload": payload})
-            if not shortlist:
-                say(f"warning: stage '{stage.name}' shortlisted no classifier")
-        write_resolved_study(study, run_dir, decisions, fingerprint)
+                    self.store.write_failure(key, meta, unit_outcome.error,
+                                             unit_outcome.traceback)
+                self.progress.advance(expected=self.expected_cost(planned)
+                                      if self.expected_cost is not None else None)

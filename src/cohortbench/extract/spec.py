@@ -31,7 +31,8 @@ from typing import Annotated, Any, ClassVar, Literal
 import yaml
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
 
-from ..design.study_errors import StudyModel, describe_value, format_validation_error, study_error
+from ..design.study_errors import describe_value, format_validation_error, study_error
+from ..design.study_model import StudyModel
 from ..errors import StudyError
 
 __all__ = ["ExtractionFile", "ExtractionSpec", "load_extraction_file", "spec_from_mapping",

@@ -4,64 +4,72 @@ Every function returns ``(fig, data)``: a :class:`matplotlib.figure.Figure` buil
 pyplot (so no global figure registry, no display, nothing to close) and the DataFrame
 actually drawn, so tests check numbers rather than pixels. Where points are highlighted the
 data has a boolean ``highlight`` column. :func:`save_figure` writes PNG and SVG files.
+
+Every accuracy is drawn with its 95 % interval (the evaluations frame's
+``accuracy_ci_low``/``accuracy_ci_high``; none when an old store lacks them), an accuracy
+of 0 with a visible stub, a numerically unreliable evaluation (``numerically_reliable``
+False) hollow or hatched; run times go on a log axis as points; steps and options are
+named by :mod:`cohortbench.design.vocabulary`. The shared marks live in
+:mod:`cohortbench.report.figure_marks`, the strip plots in
+:mod:`cohortbench.report.strip_figures` (re-exported here).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib import ticker
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
-from cohortbench.analyse.step_tests import OPTION_ORDER
+from cohortbench.design.vocabulary import FIELD_LABELS
+from cohortbench.report.figure_marks import (
+    ACCURACY_LABEL,
+    CI_COLUMNS,
+    HIGHLIGHT,
+    MARKER_POINTS,
+    MUTED,
+    PALETTE,
+    RUNTIME_LABEL,
+    UNRELIABLE_LABEL,
+    Z_LABEL,
+    accuracy_bars,
+    flagged_bars,
+    integer_ticks,
+    interval_bars,
+    interval_handle,
+    log_axis,
+    runtime_points,
+    stage_rows,
+    text_label,
+    unreliable_handle,
+)
+from cohortbench.report.strip_figures import (
+    STRIP_STEPS,
+    step_strips,
+    step_strips_pooled,
+    top_fraction,
+)
 
 __all__ = [
+    "STRIP_STEPS",
     "classifier_screen",
-    "step_strips",
-    "step_strips_pooled",
-    "top_performer_options",
-    "search_strategies",
     "null_comparison",
     "save_figure",
+    "search_strategies",
+    "step_strips",
+    "step_strips_pooled",
     "top_fraction",
-    "STRIP_STEPS",
+    "top_performer_options",
 ]
 
-#: The panels of a strip figure, top to bottom (a step is drawn only when it varies).
-STRIP_STEPS = ("row_scaling", "column_scaling", "feature_selection", "n_features",
-               "dim_reduction")
-STEP_TITLES = {
-    "row_scaling": "Row (per-subject) scaling", "column_scaling": "Column (per-feature) scaling",
-    "feature_selection": "Feature selection", "n_features": "Number of selected features",
-    "dim_reduction": "Dimensionality reduction", "search": "Search strategy",
-}
-HIGHLIGHT = "#d62728"
-MUTED = "#8c8c8c"
-BAND = "#2ca02c"
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-           "#bcbd22", "#7f7f7f", "#d62728"]
+#: Where the null cloud and the real accuracy sit around a view's tick (null comparison).
+NULL_OFFSET, REAL_OFFSET = -0.12, 0.2
 _DPI = 110
-
-
-def _label(value) -> str:
-    """User text for matplotlib: ``$`` would otherwise start mathtext."""
-    return str(value).replace("$", r"\$")
-
-
-def _stage_rows(evaluations: pd.DataFrame, stage: str, **equal) -> pd.DataFrame:
-    mask = evaluations["stage"] == stage
-    for column, value in equal.items():
-        mask &= evaluations[column] == value
-    frame = evaluations[mask]
-    if frame.empty:
-        wanted = ", ".join(f"{k} {v!r}" for k, v in equal.items())
-        raise ValueError(f"No evaluation of stage {stage!r}{' with ' + wanted if wanted else ''}.")
-    return frame
 
 
 def _best_per(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -72,58 +80,65 @@ def _best_per(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return best.drop(columns="_order").reset_index(drop=True)
 
 
-def top_fraction(frame: pd.DataFrame, fraction: float = 0.10) -> np.ndarray:
-    """Boolean mask of the top ``ceil(fraction × n)`` rows by accuracy.
-
-    Ties are broken by the higher Z-score, then by row order, so exactly that many rows
-    are marked.
-    """
-    n_top = math.ceil(fraction * len(frame) - 1e-9)
-    accuracy = frame["accuracy"].to_numpy(dtype=float)
-    z = pd.to_numeric(frame["z_score"], errors="coerce").to_numpy(dtype=float)
-    z = np.where(np.isfinite(z), z, -np.inf)
-    order = np.lexsort((np.arange(len(frame)), -z, -accuracy))
-    mask = np.zeros(len(frame), dtype=bool)
-    mask[order[:n_top]] = True
-    return mask
-
-
-def _log_axis(ax) -> None:
-    """Log scale with plain tick labels (0.5, 1, 2, 5, 10 …) a reader can take in at once."""
-    ax.set_yscale("log")
-    ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda value, _: f"{value:g}"))
-    ax.yaxis.set_minor_formatter(ticker.NullFormatter())
-
-
-def _grouped_bars(ax, data, x_key, hue_key, value, x_values, hue_values, log=False):
+def _grouped_panels(axes, data, x_key, hue_key, x_values, hue_values) -> np.ndarray:
+    """Accuracy bars, Z bars and run-time points, one colour per hue; the zero-stub mask."""
+    accuracy_ax, z_ax, time_ax = axes
     width = 0.8 / max(len(hue_values), 1)
+    where = {x: i for i, x in enumerate(x_values)}
+    zero = np.zeros(len(data), dtype=bool)
     for h, hue in enumerate(hue_values):
-        part = data[data[hue_key] == hue].set_index(x_key)[value]
-        heights = [part.get(x, np.nan) for x in x_values]
-        positions = np.arange(len(x_values)) - 0.4 + width * (h + 0.5)
-        ax.bar(positions, heights, width=width, label=_label(hue),
-               color=PALETTE[h % len(PALETTE)])
-    ax.set_xticks(np.arange(len(x_values)), [_label(x) for x in x_values], rotation=30,
-                  ha="right")
-    if log:
-        _log_axis(ax)
-    ax.grid(axis="y", alpha=0.3)
+        rows = np.flatnonzero((data[hue_key] == hue).to_numpy())
+        part = data.iloc[rows]
+        positions = part[x_key].map(where).to_numpy(dtype=float) - 0.4 + width * (h + 0.5)
+        color = PALETTE[h % len(PALETTE)]
+        zero[rows] = accuracy_bars(accuracy_ax, positions, part["accuracy"],
+                                   part[CI_COLUMNS[0]], part[CI_COLUMNS[1]],
+                                   part["unreliable"], color=color, width=width)
+        flagged_bars(z_ax, positions, pd.to_numeric(part["z_score"], errors="coerce"),
+                     part["unreliable"], color=color, width=width)
+        runtime_points(time_ax, positions, part["seconds"], part["unreliable"], color=color)
+    accuracy_ax.set_ylim(-0.03, 1.03)  # room for a zero stub and an interval reaching 1
+    z_ax.axhline(0.0, color="black", linewidth=0.8)
+    log_axis(time_ax, data["seconds"])
+    for ax in axes:
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_xlim(-0.6, len(x_values) - 0.4)
+    time_ax.set_xticks(np.arange(len(x_values)), [text_label(x) for x in x_values], rotation=30,
+                       ha="right")
+    time_ax.set_xlabel(FIELD_LABELS[x_key])
+    return zero
+
+
+def _hue_legend(ax, data, hue_values, title, *extra):
+    handles = [Patch(color=PALETTE[h % len(PALETTE)], label=text_label(hue))
+               for h, hue in enumerate(hue_values)]
+    handles += [interval_handle(), *extra]
+    if data["unreliable"].any():
+        handles.append(unreliable_handle("bar"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), title=title,
+              fontsize=8)
 
 
 def classifier_screen(evaluations: pd.DataFrame, stage: str, threshold: float = 0.6):
     """Accuracy, Z-score and runtime per classifier and task (the study's Figure 1).
 
+    Accuracy bars carry their 95 % interval (``accuracy_ci_low``/``accuracy_ci_high`` of
+    the evaluations frame; no bars when it lacks them), an accuracy of 0 gets a visible
+    stub, run times are points on a log axis whose limits are round decades.
+
     Returns
     -------
     fig, data
-        ``data``: classifier, task, accuracy, z_score, seconds, above_threshold and
-        ``highlight`` (the classifier reaches ``threshold`` on every task). With several
-        evaluations per classifier and task, the most accurate one is shown.
+        ``data``: classifier, task, accuracy, accuracy_ci_low, accuracy_ci_high, z_score,
+        seconds, above_threshold, ``highlight`` (the classifier reaches ``threshold`` on
+        every task), ``unreliable`` (``numerically_reliable`` is False: drawn hatched and
+        hollow) and ``zero_stub``. With several evaluations per classifier and task, the
+        most accurate one is shown.
     """
-    frame = _stage_rows(evaluations, stage)
+    frame = stage_rows(evaluations, stage)
     data = _best_per(frame, ["classifier", "task"])[
-        ["classifier", "task", "accuracy", "z_score", "seconds"]].copy()
+        ["classifier", "task", "accuracy", *CI_COLUMNS, "z_score", "seconds",
+         "unreliable"]].copy()
     data["above_threshold"] = data["accuracy"] >= threshold
     passes = data.groupby("classifier", sort=False)["above_threshold"].transform("all")
     data["highlight"] = passes.astype(bool)
@@ -131,114 +146,20 @@ def classifier_screen(evaluations: pd.DataFrame, stage: str, threshold: float = 
     tasks = list(dict.fromkeys(data["task"]))
     fig = Figure(figsize=(max(8.0, 0.75 * len(classifiers) + 3), 10), layout="constrained")
     axes = fig.subplots(3, 1, sharex=True)
-    panels = [("accuracy", "Accuracy", False), ("z_score", "Z-score vs shuffled labels", False),
-              ("seconds", "Run time (s, log scale)", True)]
-    for ax, (value, ylabel, log) in zip(axes, panels):
-        _grouped_bars(ax, data, "classifier", "task", value, classifiers, tasks, log=log)
+    data["zero_stub"] = _grouped_panels(axes, data, "classifier", "task", classifiers, tasks)
+    for ax, ylabel in zip(axes, (ACCURACY_LABEL, Z_LABEL, RUNTIME_LABEL)):
         ax.set_ylabel(ylabel)
-    axes[0].axhline(threshold, color=HIGHLIGHT, linestyle="--", linewidth=1.5,
-                    label=f"threshold {threshold:.2f}")
-    axes[0].set_ylim(0, 1)
-    axes[0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title="task")
+    axes[0].axhline(threshold, color=HIGHLIGHT, linestyle="--", linewidth=1.5)
+    threshold_handle = Line2D([], [], color=HIGHLIGHT, linestyle="--", linewidth=1.5,
+                              label=f"threshold {threshold:.2f}")
+    _hue_legend(axes[0], data, tasks, "Task", threshold_handle)
     shortlisted = set(data.loc[data["highlight"], "classifier"])
     for tick, name in zip(axes[2].get_xticklabels(), classifiers):
         if name in shortlisted:
             tick.set_fontweight("bold")
-    fig.suptitle(f"Stage {_label(stage)}: classifiers (bold = at or above the threshold on "
+    fig.suptitle(f"Stage {text_label(stage)}: classifiers (bold = at or above the threshold on "
                  "every task)")
     return fig, data
-
-
-def _strip_data(frame: pd.DataFrame) -> pd.DataFrame:
-    highlight = top_fraction(frame)
-    rng = np.random.default_rng(0)  # jitter only; fixed so figures are reproducible
-    rows = []
-    for step in STRIP_STEPS:
-        if step == "n_features":
-            selected = frame["feature_selection"] != "none"
-            values = frame.loc[selected, "n_features"]
-            if values.nunique() < 2:
-                continue
-            options = [str(int(v)) for v in sorted(values.unique())]
-            labels = pd.Series([str(int(v)) if s else None for v, s in
-                                zip(frame["n_features"], selected)], index=frame.index)
-        else:
-            present = list(dict.fromkeys(frame[step].astype(str)))
-            if len(present) < 2:
-                continue
-            order = OPTION_ORDER.get(step, ())
-            options = sorted(present, key=lambda o: (order.index(o) if o in order else
-                                                     len(order), o))
-            labels = frame[step].astype(str)
-        for position, (index, row) in enumerate(frame.iterrows()):
-            option = labels.loc[index]
-            if pd.isna(option):
-                continue
-            rows.append({
-                "evaluation_id": row["evaluation_id"], "classifier": row["classifier"],
-                "task": row["task"], "step": step, "option": option,
-                "x": options.index(option) + rng.uniform(-0.18, 0.18),
-                "accuracy": float(row["accuracy"]), "z_score": float(row["z_score"]),
-                "highlight": bool(highlight[position]),
-            })
-    data = pd.DataFrame(rows, columns=["evaluation_id", "classifier", "task", "step",
-                                       "option", "x", "accuracy", "z_score", "highlight"])
-    if data.empty:
-        raise ValueError("No pipeline step varies among these evaluations, so there is "
-                         "nothing to compare in a strip plot.")
-    return data
-
-
-def _strip_figure(data: pd.DataFrame, title: str):
-    steps = list(dict.fromkeys(data["step"]))
-    fig = Figure(figsize=(10, 2.5 * len(steps) + 0.8), layout="constrained")
-    axes = np.atleast_2d(fig.subplots(len(steps), 2, squeeze=False))
-    for r, step in enumerate(steps):
-        part = data[data["step"] == step]
-        options = list(dict.fromkeys(part.sort_values("x")["option"]))
-        for c, (value, ylabel) in enumerate([("accuracy", "Accuracy"), ("z_score", "Z-score")]):
-            ax = axes[r, c]
-            for flag, color, size, z in ((False, MUTED, 10, 1), (True, HIGHLIGHT, 16, 2)):
-                points = part[part["highlight"] == flag]
-                ax.scatter(points["x"], points[value], s=size, color=color, alpha=0.75,
-                           linewidths=0, zorder=z)
-            means = part.groupby("option")[value].mean()
-            for i, option in enumerate(options):
-                ax.hlines(means[option], i - 0.3, i + 0.3, color="black", linewidth=1.6,
-                          zorder=3)
-            ax.set_xticks(range(len(options)), [_label(o) for o in options])
-            ax.set_xlim(-0.6, len(options) - 0.4)
-            ax.set_ylabel(ylabel)
-            ax.set_title(STEP_TITLES.get(step, step), fontsize=10)
-            ax.grid(axis="y", alpha=0.3)
-    fig.suptitle(title + "\nred = top 10 % of configurations by accuracy; black line = mean",
-                 fontsize=11)
-    return fig
-
-
-def step_strips(evaluations: pd.DataFrame, stage: str, classifier: str, task: str):
-    """Accuracy and Z per option of each varied step for one classifier and task.
-
-    The study's Figures 2 and 3. Returns ``(fig, data)``; ``data`` has one row per
-    configuration and step panel (evaluation_id, classifier, task, step, option, x,
-    accuracy, z_score, highlight); ``highlight`` marks the top 10 % of the configurations
-    by accuracy (:func:`top_fraction`), the same configurations in every panel.
-    """
-    frame = _stage_rows(evaluations, stage, classifier=classifier, task=task)
-    data = _strip_data(frame)
-    title = f"{_label(classifier)}, task {_label(task)} (stage {_label(stage)})"
-    return _strip_figure(data, title), data
-
-
-def step_strips_pooled(evaluations: pd.DataFrame, stage: str, task: str):
-    """The same strips pooled over every classifier of the stage for one task (Figure 4).
-
-    The top 10 % is taken over the pooled configurations.
-    """
-    frame = _stage_rows(evaluations, stage, task=task)
-    data = _strip_data(frame)
-    title = f"All classifiers, task {_label(task)} (stage {_label(stage)})"
-    return _strip_figure(data, title), data
 
 
 def top_performer_options(option_frequencies: pd.DataFrame):
@@ -246,6 +167,8 @@ def top_performer_options(option_frequencies: pd.DataFrame):
 
     Returns ``(fig, data)``; ``data`` has step, option, tier, count (summed over
     classifiers) and ``highlight`` (True for the strict, ≥ 0.70 tier, drawn hatched).
+    The count axis has whole-number ticks only, and every top-tier count is written above
+    its bar (so a 0 reads as a count, not as a missing bar).
     """
     data = (option_frequencies.groupby(["step", "option", "tier"], sort=False)["count"]
             .sum().reset_index())
@@ -258,15 +181,20 @@ def top_performer_options(option_frequencies: pd.DataFrame):
     for ax, step in zip(axes, steps):
         part = data[data["step"] == step]
         options = list(dict.fromkeys(part["option"]))
-        for tier, style in (("top", dict(color="#6baed6")),
-                            ("strict", dict(color="#08519c", hatch="//", edgecolor="white"))):
+        for tier, style in (("top", {"color": "#6baed6"}),
+                            ("strict", {"color": "#08519c", "hatch": "//", "edgecolor": "white"})):
             counts = part[part["tier"] == tier].set_index("option")["count"]
-            ax.bar(range(len(options)), [counts.get(o, 0) for o in options], width=0.7,
+            heights = [counts.get(o, 0) for o in options]
+            ax.bar(range(len(options)), heights, width=0.7,
                    label={"top": "top performers", "strict": "strict tier"}[tier], **style)
-        ax.set_xticks(range(len(options)), [_label(o) for o in options], rotation=30,
+            if tier == "top":
+                for i, height in enumerate(heights):
+                    ax.text(i, height, f"{int(height)}", ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(range(len(options)), [text_label(o) for o in options], rotation=30,
                       ha="right")
-        ax.set_title(STEP_TITLES.get(step, step), fontsize=10)
+        ax.set_title(FIELD_LABELS.get(step, step), fontsize=10)
         ax.grid(axis="y", alpha=0.3)
+    integer_ticks(axes[0], data["count"].max())
     axes[0].set_ylabel("configurations")
     axes[-1].legend(loc="upper right", fontsize=8)
     return fig, data
@@ -275,30 +203,32 @@ def top_performer_options(option_frequencies: pd.DataFrame):
 def search_strategies(evaluations: pd.DataFrame, stage: str):
     """Accuracy, Z and time per classifier and task, one bar per search strategy (Figure 6).
 
-    Returns ``(fig, data)``; ``data``: task, classifier, search, accuracy, z_score, seconds
-    (the most accurate evaluation when several share those three keys).
+    Returns ``(fig, data)``; ``data``: task, classifier, search, accuracy, z_score,
+    seconds, accuracy_ci_low, accuracy_ci_high, unreliable, zero_stub (the most accurate
+    evaluation when several share those three keys). Marks as in
+    :func:`classifier_screen`.
     """
-    frame = _stage_rows(evaluations, stage)
+    frame = stage_rows(evaluations, stage)
     data = _best_per(frame, ["task", "classifier", "search"])[
-        ["task", "classifier", "search", "accuracy", "z_score", "seconds"]]
+        ["task", "classifier", "search", "accuracy", "z_score", "seconds", *CI_COLUMNS,
+         "unreliable"]].copy()
     tasks = list(dict.fromkeys(data["task"]))
     classifiers = list(dict.fromkeys(data["classifier"]))
     searches = list(dict.fromkeys(data["search"]))
     fig = Figure(figsize=(max(8.0, 4.2 * len(tasks)), 9), layout="constrained")
     axes = fig.subplots(3, len(tasks), squeeze=False, sharex=True, sharey="row")
-    panels = [("accuracy", "Accuracy", False), ("z_score", "Z-score", False),
-              ("seconds", "Run time (s, log scale)", True)]
+    zero = np.zeros(len(data), dtype=bool)
     for c, task in enumerate(tasks):
-        part = data[data["task"] == task]
-        for r, (value, ylabel, log) in enumerate(panels):
-            ax = axes[r, c]
-            _grouped_bars(ax, part, "classifier", "search", value, classifiers, searches,
-                          log=log)
-            if c == 0:
-                ax.set_ylabel(ylabel)
-        axes[0, c].set_title(f"task {_label(task)}")
-        axes[0, c].set_ylim(0, 1)
-    axes[0, -1].legend(title="search", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        rows = np.flatnonzero((data["task"] == task).to_numpy())
+        zero[rows] = _grouped_panels(axes[:, c], data.iloc[rows], "classifier", "search",
+                                     classifiers, searches)
+        axes[0, c].set_title(f"task {text_label(task)}")
+    # Shared rows: the log limits must cover every task's times, not the last one drawn.
+    log_axis(axes[2, 0], data["seconds"])
+    for r, ylabel in enumerate((ACCURACY_LABEL, "Z-score", RUNTIME_LABEL)):
+        axes[r, 0].set_ylabel(ylabel)
+    data["zero_stub"] = zero
+    _hue_legend(axes[0, -1], data, searches, FIELD_LABELS["search"])
     return fig, data
 
 
@@ -311,14 +241,23 @@ def _view_labels(frame: pd.DataFrame) -> list[str]:
 
 
 def null_comparison(evaluations: pd.DataFrame, nulls: pd.DataFrame, stage: str):
-    """Real accuracy against the permutation null per view and task (Figure 7).
+    """Real accuracy, with its 95 % interval, beside the shuffled-label accuracies (Figure 7).
 
-    Returns ``(fig, data)``; ``data`` has one row per evaluation: evaluation_id, task,
-    modalities, parcellation, view, accuracy, n_null, null_mean, null_q05, null_q95 and
-    ``highlight`` (accuracy above the null's 95th percentile). The figure draws every null
-    accuracy as a black point, the 5–95 % band in green and the real accuracy in red.
+    The figure draws every shuffled-label (null) accuracy as a grey dot and the real
+    accuracy as a red diamond with its 95 % interval; it marks nothing as "above" the
+    null: with a handful of shuffles a band of them says little, so whether an accuracy
+    is above chance is for the permutation p-value (``p_value``) to say, in the text.
+
+    Returns
+    -------
+    fig, data
+        One row per evaluation: evaluation_id, task, modalities, parcellation, view,
+        accuracy, accuracy_ci_low, accuracy_ci_high, n_null, null_mean, null_q05,
+        null_q95, p_value, unreliable (drawn hollow) and ``highlight`` — kept only for
+        callers of earlier versions (the accuracy exceeds the null's 95th percentile); it
+        is not drawn and is no test of anything: use ``p_value``.
     """
-    frame = _stage_rows(evaluations, stage).reset_index(drop=True)
+    frame = stage_rows(evaluations, stage).reset_index(drop=True)
     by_id = {key: group["accuracy"].to_numpy(dtype=float)
              for key, group in nulls.groupby("evaluation_id", sort=False)}
     frame = frame.assign(view=_view_labels(frame))
@@ -329,9 +268,13 @@ def null_comparison(evaluations: pd.DataFrame, nulls: pd.DataFrame, stage: str):
         rows.append({
             "evaluation_id": row["evaluation_id"], "task": row["task"],
             "modalities": row["modalities"], "parcellation": row["parcellation"],
-            "view": row["view"], "accuracy": float(row["accuracy"]), "n_null": values.size,
+            "view": row["view"], "accuracy": float(row["accuracy"]),
+            "accuracy_ci_low": row["accuracy_ci_low"],
+            "accuracy_ci_high": row["accuracy_ci_high"], "n_null": values.size,
             "null_mean": float(values.mean()) if values.size else np.nan,
             "null_q05": float(q05), "null_q95": float(q95),
+            "p_value": pd.to_numeric(row.get("p_value"), errors="coerce"),
+            "unreliable": bool(row["unreliable"]),
             "highlight": bool(values.size and row["accuracy"] > q95),
         })
     data = pd.DataFrame(rows)
@@ -341,27 +284,42 @@ def null_comparison(evaluations: pd.DataFrame, nulls: pd.DataFrame, stage: str):
     fig = Figure(figsize=(max(7.0, 1.1 * n_views + 2.5), 3.4 * len(tasks) + 0.4),
                  layout="constrained")
     axes = fig.subplots(len(tasks), 1, squeeze=False)[:, 0]
-    rng = np.random.default_rng(0)  # jitter only
+    rng = np.random.default_rng(0)  # jitter only; fixed so the figure is reproducible
     for ax, task in zip(axes, tasks):
         part = data[data["task"] == task].reset_index(drop=True)
         for i, row in part.iterrows():
             values = by_id.get(row["evaluation_id"], np.array([]))
             if values.size:
-                ax.fill_between([i - 0.3, i + 0.3], row["null_q05"], row["null_q95"],
-                                color=BAND, alpha=0.3, linewidth=0,
-                                label="null 5–95 %" if i == 0 else None)
-                ax.scatter(i + rng.uniform(-0.2, 0.2, values.size), values, s=8,
-                           color="black", alpha=0.6, linewidths=0,
-                           label="shuffled-label accuracy" if i == 0 else None)
-            ax.scatter([i], [row["accuracy"]], s=90, marker="D", color=HIGHLIGHT, zorder=3,
-                       label="real accuracy" if i == 0 else None)
-        ax.set_xticks(range(len(part)), [_label(v) for v in part["view"]], fontsize=8)
+                ax.scatter(i + NULL_OFFSET + rng.uniform(-0.12, 0.12, values.size), values,
+                           s=(MARKER_POINTS * 0.85) ** 2, color=MUTED, alpha=0.6,
+                           linewidths=0, zorder=1)
+        # The real accuracy beside its shuffled-label cloud, so neither hides the other.
+        positions = np.arange(len(part), dtype=float) + REAL_OFFSET
+        interval_bars(ax, positions, part["accuracy"], part["accuracy_ci_low"],
+                      part["accuracy_ci_high"], capsize=4, elinewidth=1.2)
+        for hollow in (False, True):
+            mask = (part["unreliable"] == hollow).to_numpy()
+            ax.scatter(positions[mask], part.loc[mask, "accuracy"], s=80, marker="D",
+                       facecolors="white" if hollow else HIGHLIGHT, edgecolors=HIGHLIGHT,
+                       linewidths=1.5, zorder=4)
+        ax.set_xticks(range(len(part)), [text_label(v) for v in part["view"]], fontsize=8)
         ax.set_xlim(-0.6, len(part) - 0.4)
-        ax.set_ylim(0, 1.02)
-        ax.set_title(f"task {_label(task)}")
+        ax.set_ylim(-0.04, 1.04)  # an accuracy of 0 or 1 is drawn whole
+        ax.set_title(f"task {text_label(task)}")
         ax.grid(axis="y", alpha=0.3)
         ax.set_ylabel("Accuracy")
-    axes[0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    axes[-1].set_xlabel(f"{FIELD_LABELS['modalities']} / {FIELD_LABELS['parcellation']}")
+    handles = [
+        Line2D([], [], marker="o", linestyle="none", color=MUTED, alpha=0.6,
+               markersize=MARKER_POINTS * 0.85, label="accuracy with shuffled labels"),
+        Line2D([], [], marker="D", color=HIGHLIGHT, markeredgecolor=HIGHLIGHT, linewidth=0,
+               label="real accuracy"),
+        interval_handle(),
+    ]
+    if data["unreliable"].any():
+        handles.append(Line2D([], [], marker="D", linestyle="none", markerfacecolor="white",
+                              markeredgecolor=HIGHLIGHT, label=UNRELIABLE_LABEL))
+    axes[0].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     return fig, data
 
 

@@ -26,7 +26,11 @@ from cohortbench.analyse import (
     top_performers,
 )
 from cohortbench.analyse.familywise import describe_configuration
-from cohortbench.analyse.step_tests import PIPELINE_FIELDS, STEPS
+from cohortbench.analyse.narrative import data_sentences, decision_sentence
+from cohortbench.analyse.verdicts import MIN_PERMUTATIONS, format_p, p_floor
+from cohortbench.report.context import ReportContext
+from cohortbench.report.summary import build_summary
+from cohortbench.design.vocabulary import PIPELINE_FIELDS, STEPS
 from cohortbench.report import figures as F
 
 __all__ = ["build_report", "infer_stage_kind", "STAGE_KINDS"]
@@ -45,7 +49,7 @@ _TEMPLATES = Path(__file__).parent / "templates"
 _TOP_ROWS = 10
 # Free-text columns that may wrap; every other cell stays on one line.
 _WRAP_COLUMNS = {"Configuration", "Best configuration", "Reason", "Details", "Value", "Class",
-                 "True class"}
+                 "True class", "Decision", "Subject", "Analysis (modalities/parcellation)"}
 _STEP_TESTS_NOTE = (
     "How the per-step tests work: each option of a step is compared with leaving that step "
     "out, pairing configurations that are otherwise identical (n pairs); the median difference "
@@ -53,8 +57,18 @@ _STEP_TESTS_NOTE = (
     "p is the two-sided Wilcoxon signed-rank test (pairs with no difference set aside), with "
     "Holm and Benjamini–Hochberg corrections for the number of rows in the table; * p < .05, "
     "** p < .01, *** p < .001; 'undefined' means every pair had the same accuracy, so there "
-    "is nothing to test."
+    "is nothing to test. With n pairs that differ, no p can be below 2 / 2^n: the last "
+    "column says so for rows that can never reach 0.05, whatever the data. A step that "
+    "changes nothing here may still matter on other data; the table shows what this "
+    "cohort supports."
 )
+
+
+_INTERVAL_NOTE = ("Intervals are 95 % intervals over the evaluated subjects; they treat "
+                  "subjects as independent, which cross-validated predictions are not, so they "
+                  "are a lower bound on the uncertainty (docs/interpreting.md).")
+_P_NOTE = ("p is (1 + the number of shuffled-label runs that did at least as well) / (1 + the "
+           "number of runs), so with P runs it is never below 1/(P + 1).")
 
 
 def infer_stage_kind(frame: pd.DataFrame) -> str:
@@ -95,6 +109,29 @@ def _cell(value, kind: str = "") -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def _with_interval(frame: pd.DataFrame, prefix: str = "accuracy") -> list[str]:
+    """``0.733 [0.556, 0.858]``: an accuracy with its 95 % interval (the value alone when
+    the frame has no interval, as an older store's does not)."""
+    low, high = f"{prefix}_ci_low", f"{prefix}_ci_high"
+    out = []
+    for _, row in frame.iterrows():
+        value = row[prefix]
+        if pd.isna(value):
+            out.append("–")
+        elif low in frame and pd.notna(row.get(low)):
+            out.append(f"{value:.3f} [{row[low]:.3f}, {row[high]:.3f}]")
+        else:
+            out.append(f"{value:.3f}")
+    return out
+
+
+def _reliability(frame: pd.DataFrame) -> list[str]:
+    if "numerically_reliable" not in frame:
+        return [""] * len(frame)
+    return ["no: RFE on raw values" if value is False or value == 0 else ""
+            for value in frame["numerically_reliable"].tolist()]
 
 
 def _plain(value) -> str:
@@ -167,22 +204,22 @@ def _screen_blocks(frame, stage, slug, figures, context) -> list:
     table = pd.DataFrame({"Classifier": wide.index})
     kinds = {}
     for task in dict.fromkeys(data["task"]):
-        table[f"{task} accuracy"] = wide[("accuracy", task)].to_numpy()
+        rows = frame[frame["task"] == task].drop_duplicates("classifier").set_index("classifier")
+        texts = dict(zip(rows.index, _with_interval(rows)))
+        table[f"{task} accuracy [95 % interval]"] = [texts.get(c, "–") for c in table["Classifier"]]
         table[f"{task} Z"] = wide[("z_score", task)].to_numpy()
-        kinds.update({f"{task} accuracy": "acc", f"{task} Z": "z"})
+        kinds.update({f"{task} Z": "z"})
     passes = data.groupby("classifier", sort=False)["highlight"].first()
     table["Passes on every task"] = passes.loc[table["Classifier"]].to_numpy()
-    blocks.append(_table(table, kinds, title="Accuracy and Z-score per classifier and task"))
+    blocks.append(_table(table, kinds, title="Accuracy and Z-score per classifier and task",
+                         caption=_INTERVAL_NOTE))
     return blocks
 
 
 def _top_performer_tasks(frame, context) -> list:
     wanted = (context.get("settings") or {}).get("top_performer_tasks")
     tasks = list(dict.fromkeys(frame["task"]))
-    if wanted:
-        return [t for t in wanted if t in tasks] or tasks
-    study = [t for t in ("3-class", "SvF") if t in tasks]
-    return study if len(study) == 2 else tasks
+    return ([t for t in wanted if t in tasks] or tasks) if wanted else tasks
 
 
 def _varying_fields(frame) -> list:
@@ -229,11 +266,15 @@ def _refine_blocks(frame, stage, slug, figures, context) -> list:
     shown = pd.DataFrame({"Task": best["task"], "Classifier": best["classifier"],
                           "Configuration": [describe_configuration(r, fields)
                                             for _, r in best.iterrows()],
-                          "Accuracy": best["accuracy"], "Z": best["z_score"], "p": best["p_value"]})
-    blocks.append(_table(shown, {"Accuracy": "acc", "Z": "z", "p": "p"},
+                          "Accuracy [95 % interval]": _with_interval(best),
+                          "Z": best["z_score"], "p": best["p_value"],
+                          "Numerically reliable": _reliability(best)})
+    if not any(shown["Numerically reliable"]):
+        shown = shown.drop(columns=["Numerically reliable"])
+    blocks.append(_table(shown, {"Z": "z", "p": "p"},
                          title=f"The {_TOP_ROWS} most accurate configurations per task",
                          caption="All configurations are in evaluations.csv "
-                                 "(cohortbench export)."))
+                                 f"(cohortbench export). {_INTERVAL_NOTE}"))
     return blocks
 
 
@@ -272,11 +313,14 @@ def _tune_blocks(frame, stage, slug, figures, context) -> list:
                           "For each classifier and task, one bar per hyperparameter search "
                           "strategy (same budget for all): accuracy on top, Z-score in the "
                           "middle, run time on a log scale at the bottom.")]
-    data = made[1].rename(columns={"task": "Task", "classifier": "Classifier",
-                                   "search": "Search", "accuracy": "Accuracy", "z_score": "Z",
-                                   "seconds": "Seconds"})
-    blocks.append(_table(data, {"Accuracy": "acc", "Z": "z", "Seconds": "s"},
-                         title="Accuracy, Z-score and time per search strategy"))
+    shown = pd.DataFrame({"Task": frame["task"], "Classifier": frame["classifier"],
+                          "Search": frame["search"],
+                          "Accuracy [95 % interval]": _with_interval(frame),
+                          "Z": frame["z_score"], "p": frame["p_value"],
+                          "Seconds": frame["seconds"]})
+    blocks.append(_table(shown, {"Z": "z", "p": "p", "Seconds": "s"},
+                         title="Accuracy, Z-score and time per search strategy",
+                         caption=_INTERVAL_NOTE))
     return blocks
 
 
@@ -284,24 +328,28 @@ def _enrich_blocks(frame, stage, slug, figures, context, nulls) -> list:
     made = F.null_comparison(frame, nulls, stage)
     blocks = [figures.add(lambda: made, f"{slug}-null", "Data combinations against chance",
                           "For each combination of imaging modalities and parcellation, the "
-                          "black dots are the accuracies reached with shuffled labels (chance), "
-                          "the green band holds the middle 90 % of them, and the red diamond is "
-                          "the real accuracy: a diamond above the band is unlikely to be luck.")]
-    data = made[1]
-    shown = pd.DataFrame({"Task": data["task"], "Modalities": data["modalities"],
-                          "Parcellation": data["parcellation"], "Accuracy": data["accuracy"],
-                          "Null mean": data["null_mean"], "Null 5 %": data["null_q05"],
-                          "Null 95 %": data["null_q95"], "Above the band": data["highlight"]})
-    kinds = {c: "acc" for c in ("Accuracy", "Null mean", "Null 5 %", "Null 95 %")}
-    blocks.append(_table(shown, kinds, title="Accuracy against the permutation null"))
+                          "black dots are the accuracies reached with shuffled labels (chance) "
+                          "and the red diamond is the real accuracy with its 95 % interval. "
+                          "Whether a combination is above chance is read from its p-value in "
+                          "the table below, not from the picture.")]
+    blocks += [_text(sentence) for sentence in data_sentences(frame)]
+    shown = pd.DataFrame({"Task": frame["task"], "Modalities": frame["modalities"],
+                          "Parcellation": frame["parcellation"],
+                          "Accuracy [95 % interval]": _with_interval(frame),
+                          "Null mean": frame["null_mean"], "p": frame["p_value"]})
+    blocks.append(_table(shown, {"Null mean": "acc", "p": "p"},
+                         title="Accuracy against the permutation null",
+                         caption=f"{_P_NOTE} {_INTERVAL_NOTE}"))
     return blocks
 
 
 def _other_blocks(frame, stage, slug, figures, context) -> list:
     shown = pd.DataFrame({"Task": frame["task"], "Classifier": frame["classifier"],
                           "Configuration": [describe_configuration(r) for _, r in frame.iterrows()],
-                          "Accuracy": frame["accuracy"], "Z": frame["z_score"]}).head(50)
-    return [_table(shown, {"Accuracy": "acc", "Z": "z"}, title="Evaluations (first 50)")]
+                          "Subjects": frame["n_subjects"],
+                          "Accuracy [95 % interval]": _with_interval(frame),
+                          "p": frame["p_value"]}).head(50)
+    return [_table(shown, {"p": "p"}, title="Evaluations (first 50)", caption=_INTERVAL_NOTE)]
 
 
 def _familywise_blocks(frame, nulls, predictions, slug) -> list:
@@ -318,7 +366,7 @@ def _familywise_blocks(frame, nulls, predictions, slug) -> list:
     blocks = [_table(shown, {"Accuracy": "acc", "Z": "z", "p alone": "p",
                              "Family-wise p": "p"},
                      title="Is the best configuration better than chance?",
-                     caption=FAMILYWISE_EXPLANATION, id=f"familywise-{slug}")]
+                     caption=f"{FAMILYWISE_EXPLANATION} {_P_NOTE}", id=f"familywise-{slug}")]
     if predictions is None or "evaluation_id" not in predictions:
         return blocks
     for _, row in best.iterrows():
@@ -342,19 +390,28 @@ def _stage_sections(evaluations, nulls, predictions, context, stage_kinds, figur
     sections = []
     for stage in dict.fromkeys(evaluations["stage"]):
         frame = evaluations[evaluations["stage"] == stage]
-        kind = (stage_kinds or {}).get(stage) or infer_stage_kind(frame)
+        registered = (stage_kinds or {}).get(stage) or {}
+        if isinstance(registered, str):  # a kind name given directly
+            registered = {"kind": registered}
+        own_kind = registered.get("kind", "standard")
+        kind = own_kind if own_kind in STAGE_KINDS else (
+            infer_stage_kind(frame) if own_kind == "standard" else own_kind)
+        cross_stage = registered.get("cross_stage", True)
         slug = _slug(f"stage-{stage}", taken)
         builder = {"screen": _screen_blocks, "refine": _refine_blocks, "tune": _tune_blocks,
                    "enrich": lambda *a: _enrich_blocks(*a, nulls)}.get(kind, _other_blocks)
         blocks = builder(frame, stage, slug, figures, context)
-        blocks += _familywise_blocks(frame, nulls, predictions, slug)
-        decisions = [d for d in context.get("decisions") or [] if d.get("stage") == stage]
+        if cross_stage:  # a kind kept out of comparisons is not ranked either
+            blocks += _familywise_blocks(frame, nulls, predictions, slug)
+        # a decision shows under the stage whose results made it (the best pipeline
+        # of refine, used by tune, shows under refine)
+        decisions = [d for d in context.get("decisions") or []
+                     if (d.get("payload") or {}).get("from_stage", d.get("stage")) == stage]
+        about = STAGE_KINDS.get(kind) or registered.get("about") or STAGE_KINDS["other"]
         sections.append({"id": slug, "name": stage, "kind": kind,
-                         "about": STAGE_KINDS.get(kind, STAGE_KINDS["other"]),
+                         "about": about,
                          "n_evaluations": len(frame), "blocks": blocks,
-                         "decisions": [{"kind": d.get("kind", ""),
-                                        "text": _plain(d.get("payload", ""))}
-                                       for d in decisions]})
+                         "decisions": [decision_sentence(d) for d in decisions]})
     return sections
 
 
@@ -396,8 +453,8 @@ def _cohort(summary: dict) -> dict:
 
 
 def build_report(run_dir, *, evaluations: pd.DataFrame, predictions: pd.DataFrame,
-                 nulls: pd.DataFrame, context: dict,
-                 stage_kinds: dict[str, str] | None = None) -> Path:
+                 nulls: pd.DataFrame, context: ReportContext | dict,
+                 stage_kinds: dict | None = None) -> Path:
     """Write ``RUN_DIR/report.html`` and ``RUN_DIR/figures/*.png|svg``.
 
     Parameters
@@ -422,8 +479,11 @@ def build_report(run_dir, *, evaluations: pd.DataFrame, predictions: pd.DataFram
         - ``warnings`` ([str]), ``versions`` ({package: version}), ``reductions`` ([str],
           what a reduced demo left out; shown as a notice at the top).
     stage_kinds : dict, optional
-        Stage name -> ``screen`` | ``refine`` | ``tune`` | ``enrich`` to override
-        :func:`infer_stage_kind`.
+        Stage name -> ``{"kind", "cross_stage", "about"}`` as the run recorded them
+        (``run_info["stage_kinds"]``), or a kind name (``screen`` | ``refine`` |
+        ``tune`` | ``enrich``) overriding :func:`infer_stage_kind`. A stage of kind
+        ``standard`` is shown by what varies in it; a stage whose kind is kept out
+        of cross-stage analyses gets no best-of-N table.
 
     Returns
     -------
@@ -432,8 +492,16 @@ def build_report(run_dir, *, evaluations: pd.DataFrame, predictions: pd.DataFram
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    context = ReportContext.from_mapping(context)
+    stage_kinds = stage_kinds or context.stage_kinds or None
+    summary = build_summary(evaluations, nulls, predictions, stage_kinds=stage_kinds)
+    shown = evaluations
+    permutations = int(evaluations["n_permutations"].fillna(0).max()) if len(evaluations) else 0
+    if permutations < MIN_PERMUTATIONS and "z_score" in evaluations:
+        # a Z-score from a handful of shuffles reads as evidence it is not
+        shown = evaluations.assign(z_score=float("nan"))
     figures = _Figures(run_dir / "figures")
-    sections = _stage_sections(evaluations, nulls, predictions, context, stage_kinds, figures)
+    sections = _stage_sections(shown, nulls, predictions, context, stage_kinds, figures)
     settings = context.get("settings") or {}
     environment = Environment(loader=FileSystemLoader(str(_TEMPLATES)), autoescape=True,
                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -446,10 +514,13 @@ def build_report(run_dir, *, evaluations: pd.DataFrame, predictions: pd.DataFram
         settings=_table(pd.DataFrame([(k, _plain(v)) for k, v in settings.items()],
                                      columns=["Setting", "Value"])),
         sections=sections,
-        decisions=_table(pd.DataFrame([(d.get("stage", ""), d.get("kind", ""),
-                                        _plain(d.get("payload", "")))
+        summary=summary,
+        z_hidden=permutations < MIN_PERMUTATIONS,
+        permutations=permutations,
+        p_floor=format_p(p_floor(permutations)) if permutations else "–",
+        decisions=_table(pd.DataFrame([(d.get("stage", ""), decision_sentence(d))
                                        for d in context.get("decisions") or []],
-                                      columns=["Stage", "Decision", "Details"])),
+                                      columns=["Stage", "Decision"])),
         warnings=[str(w) for w in context.get("warnings") or []],
         versions=_table(pd.DataFrame(list((context.get("versions") or {}).items()),
                                      columns=["Package", "Version"])),

@@ -14,16 +14,21 @@ History:
 
 1. evaluations, predictions, nulls, failures, decisions, run_info.
 2. ``evaluations.content_key`` (the evaluation's content without its stage,
-   so that a renamed or removed stage's results are found again) and
-   ``evaluations.cohortbench_version`` (which version computed it); the ``plan``
-   table (the evaluations of the study as it now stands, stage by stage).
+   so that a renamed or removed stage's results are found again),
+   ``evaluations.cohortbench_version`` (which version computed it), the 95 %
+   intervals of accuracy and balanced accuracy (``*_ci_low``/``*_ci_high``) and
+   ``numerically_reliable``/``unreliable_fraction`` (RFE ranking fits whose
+   optimality conditions fail on the float64 problem); the ``plan``
+   table (the evaluations of the study as it now stands, stage by stage); the
+   ``records`` table (extra per-fold records of an evaluation, by name).
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-__all__ = ["SCHEMA_VERSION", "EVALUATION_SCHEMA", "EVALUATION_COLUMNS", "CREATE_SQL",
+__all__ = ["SCHEMA_VERSION", "EVALUATION_SCHEMA", "EVALUATION_COLUMNS", "INT_COLUMNS",
+           "FLOAT_COLUMNS", "CREATE_SQL",
            "MIGRATIONS", "migrate", "select_list", "table_columns"]
 
 SCHEMA_VERSION = 2
@@ -43,8 +48,18 @@ EVALUATION_SCHEMA = {
     "created_at": "TEXT",
     # version 2
     "content_key": "TEXT", "cohortbench_version": "TEXT",
+    "accuracy_ci_low": "REAL", "accuracy_ci_high": "REAL",
+    "balanced_accuracy_ci_low": "REAL", "balanced_accuracy_ci_high": "REAL",
+    "numerically_reliable": "INTEGER", "unreliable_fraction": "REAL",
 }
 EVALUATION_COLUMNS = tuple(EVALUATION_SCHEMA)
+#: Columns read back as integers (nullable) and as floats (NaN for NULL).
+INT_COLUMNS = frozenset({"position", "stage_index", "n_features", "n_features_used",
+                         "n_subjects", "n_permutations", "permutation"})
+FLOAT_COLUMNS = frozenset({"accuracy", "balanced_accuracy", "f1_macro", "null_mean",
+                           "null_std", "z_score", "p_value", "seconds", "accuracy_ci_low",
+                           "accuracy_ci_high", "balanced_accuracy_ci_low",
+                           "balanced_accuracy_ci_high", "unreliable_fraction"})
 
 #: The statements creating a store of the current version.
 CREATE_SQL = (
@@ -67,6 +82,8 @@ CREATE_SQL = (
     "CREATE TABLE IF NOT EXISTS run_info (key TEXT PRIMARY KEY, value_json TEXT)",
     "CREATE TABLE IF NOT EXISTS plan (evaluation_key TEXT PRIMARY KEY, stage TEXT NOT NULL, "
     "position INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS records (evaluation_key TEXT NOT NULL, name TEXT NOT NULL, "
+    "payload_json TEXT, PRIMARY KEY (evaluation_key, name))",
 )
 
 #: version v -> the statements taking a store from v to v + 1.
@@ -74,9 +91,17 @@ MIGRATIONS = {
     1: (
         "ALTER TABLE evaluations ADD COLUMN content_key TEXT",
         "ALTER TABLE evaluations ADD COLUMN cohortbench_version TEXT",
+        "ALTER TABLE evaluations ADD COLUMN accuracy_ci_low REAL",
+        "ALTER TABLE evaluations ADD COLUMN accuracy_ci_high REAL",
+        "ALTER TABLE evaluations ADD COLUMN balanced_accuracy_ci_low REAL",
+        "ALTER TABLE evaluations ADD COLUMN balanced_accuracy_ci_high REAL",
+        "ALTER TABLE evaluations ADD COLUMN numerically_reliable INTEGER",
+        "ALTER TABLE evaluations ADD COLUMN unreliable_fraction REAL",
         "CREATE INDEX IF NOT EXISTS evaluations_by_content ON evaluations (content_key)",
         "CREATE TABLE IF NOT EXISTS plan (evaluation_key TEXT PRIMARY KEY, "
         "stage TEXT NOT NULL, position INTEGER NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS records (evaluation_key TEXT NOT NULL, name TEXT NOT NULL, "
+        "payload_json TEXT, PRIMARY KEY (evaluation_key, name))",
     ),
 }
 

@@ -268,9 +268,10 @@ def test_one_failing_configuration_leaves_the_others_on_the_fast_path():
     _assert_same_results([outcomes[0], outcomes[2]],
                          [evaluate_reference(problem, c, cv) for c in good], good)
     unit = run_unit(problem, [good[0], bad, good[1]], cv, engine="fast")
-    assert [o["ok"] for o in unit] == [True, False, True]
-    assert [unit[i]["result"].engine for i in (0, 2)] == ["fast", "fast"]
-    assert unit[1]["error"].startswith("ValueError: Input X contains NaN")
+    assert [o.ok for o in unit] == [True, False, True]
+    assert [unit[i].result.engine for i in (0, 2)] == ["fast", "fast"]
+    assert unit[1].error.startswith("ValueError: Input X contains NaN")
+    assert unit[1].note is None  # a real failure, not a fallback that helped
 
 
 def test_seconds_are_apportioned_and_empty_input_is_fine():

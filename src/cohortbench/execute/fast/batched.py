@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.base import clone
 
-from ..reference_engine import IGNORED_WARNINGS, warning_text
+from ..scoring import IGNORED_WARNINGS, warning_text
 
 __all__ = ["FitOutcome", "gather", "run_batched", "plain_fit", "compiled_loop"]
 

@@ -43,7 +43,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 from sklearn.utils import gen_batches
 
-from ..reference_engine import warning_text
+from ..scoring import warning_text
 from ._sklearn_compat import tested_version
 from .batched import FitOutcome, compiled_loop, plain_fit
 

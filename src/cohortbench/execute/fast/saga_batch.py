@@ -40,7 +40,7 @@ from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 
-from ..reference_engine import warning_text
+from ..scoring import warning_text
 from ._sklearn_compat import tested_version
 from .batched import FitOutcome, compiled_loop, plain_fit
 

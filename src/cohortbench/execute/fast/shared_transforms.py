@@ -33,7 +33,7 @@ from sklearn.feature_selection import f_classif
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
-from ..reference_engine import IGNORED_WARNINGS, warning_text
+from ..scoring import IGNORED_WARNINGS, warning_text
 from ..row_scaling import RowScaler
 from .rfe_path import rfe_path
 

@@ -11,7 +11,7 @@ import pytest
 from scipy import integrate, optimize, stats
 from sklearn.metrics import balanced_accuracy_score
 
-from cohortbench.analyse.intervals import (
+from cohortbench.store.intervals import (
     accuracy_interval,
     balanced_accuracy_interval,
     balanced_accuracy_posterior_interval,

@@ -34,6 +34,10 @@ Choices (write them down once, here; ``docs/interpreting.md`` says the same in w
   summing mean correctness over a class's subjects gives its diagonal entry divided by R
   (:func:`intervals_from_confusion`).
 
+The module lives in the store layer because every stored evaluation carries its intervals
+as columns, derived from its confusion matrix when it is written (and when an older store,
+which has no such columns, is read).
+
 **These intervals are a lower bound on the uncertainty.** They treat the n subjects'
 outcomes as independent, but cross-validated predictions are not: the training sets of
 different folds share almost all their subjects (Varoquaux 2018, "Cross-validation
