@@ -283,7 +283,7 @@ def _dominant(todo: list, costs: dict) -> str | None:
         return None
     kind, cost = by_kind.most_common(1)[0]
     share = cost / total
-    return f"{kind}: ~{share:.0%} of the time".replace("%", " %") if share >= 0.5 else None
+    return f"{kind}: ~{share:.0%} of the time".replace("%", " %") if share >= 0.6 else None
 
 
 def estimate_study(study, problems: Mapping, *, engine: str = "fast", workers: int = 1,
