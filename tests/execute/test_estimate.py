@@ -290,14 +290,17 @@ def test_stage_clock_scales_the_remaining_cost_by_what_was_observed():
 def test_plain_progress_uses_the_expected_costs_not_the_count():
     clock, out = FakeClock(), io.StringIO()
     progress = PlainProgress(stream=out, every=0, clock=clock)
-    # nine cheap evaluations (1 s each) and one costly one (91 s) are expected
-    progress.start_stage("refine", 10, 0, expected=100.0)
+    # nine cheap evaluations (1 s each) and one costly one (81 s) are expected
+    progress.start_stage("refine", 10, 0, expected=90.0)
     for _ in range(9):
         clock.now += 1
         progress.advance(expected=1.0)
     last = out.getvalue().strip().splitlines()[-1]
-    # the count would say 9 s x 1/9 = 1 s left; the model: 91 x (9 + 10) / (9 + 10) = 91 s
-    assert last == "[refine] 9/10 evaluations, about 91 s left"
+    # the count would say 9 s x 1/9 = 1 s left; the model: 81 x (9 + 9) / (9 + 9) = 81 s
+    assert last == "[refine] 9/10 evaluations, about 81 s left"
+    # long remainders read in minutes or hours
+    progress.start_stage("tune", 2, 0, expected=7200.0)
+    assert out.getvalue().strip().splitlines()[-1] == "[tune] 0/2 evaluations, about 2.0 h left"
 
 
 def test_plain_progress_without_costs_keeps_the_count_based_rate():

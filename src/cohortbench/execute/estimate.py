@@ -57,6 +57,7 @@ from .cost_probe import (
     stratum,
 )
 from .problem import make_problem
+from .progress import describe_seconds
 from .splits import parse_cv_scheme
 
 __all__ = ["StageEstimate", "StudyEstimate", "describe_seconds", "estimate_study"]
@@ -174,15 +175,6 @@ class StudyEstimate:
         else:
             out.append(f"  total: about {total} with {who}")
         return out
-
-
-def describe_seconds(seconds: float) -> str:
-    """``"40 s"``, ``"12 min"``, ``"2.1 h"``."""
-    if seconds < 90:
-        return f"{max(1, round(seconds))} s"
-    if seconds < 90 * 60:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _n(count: int) -> str:

@@ -11,7 +11,16 @@ from __future__ import annotations
 import sys
 import time
 
-__all__ = ["Progress", "StageClock", "make_progress"]
+__all__ = ["Progress", "StageClock", "make_progress", "describe_seconds"]
+
+
+def describe_seconds(seconds: float) -> str:
+    """``"40 s"``, ``"12 min"``, ``"2.1 h"``."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 class StageClock:
@@ -106,7 +115,7 @@ class PlainProgress(Progress):
             return
         self.last = now
         left = self._seconds_left(now)
-        eta = "" if left is None else f", about {left:.0f} s left"
+        eta = "" if left is None else f", about {describe_seconds(left)} left"
         print(f"[{self.stage}] {self.done}/{self.total} {self.unit}{eta}", file=self.stream, flush=True)
 
     def advance(self, n=1, expected=None):
