@@ -131,43 +131,25 @@ def _fixed_times(monkeypatch, seconds_of):
     monkeypatch.setattr(cost_probe, "time_rfe_path", lambda *a: (30.0, 30.0))
 
 
-def _study_with(tmp_path, stages_yaml: str, permutations: int = 2):
+def _study_with(tmp_path, rule: str, permutations: int = 2, tune: str = "[SVM_LIN]"):
+    """The tiny study (tests/conftest.py) with another shortlist rule and tune classifiers."""
     from tests.conftest import write_tiny_study
 
     path = write_tiny_study(tmp_path / "cohort", permutations=permutations)
     text = path.read_text(encoding="utf-8")
-    text = text[: text.index("stages:")] + stages_yaml
+    text = text.replace("shortlist: {keep: [SVM_LIN, KNN]}", f"shortlist: {rule}")
+    text = text.replace("classifiers: [SVM_LIN]\n    pipeline: best",
+                        f"classifiers: {tune}\n    pipeline: best")
     path.write_text(text, encoding="utf-8")
     study = load_study(path)
     return study, prepare_problems(study)[0]
 
 
-SHORTLIST_STAGES = """\
-stages:
-  - name: screen
-    classifiers: [MLR_L2, SVM_LIN, KNN]
-    pipeline: {row_scaling: standard, column_scaling: standard}
-    shortlist: {RULE}
-  - name: refine
-    classifiers: shortlist
-    grid:
-      row_scaling: [none, standard]
-      column_scaling: [standard]
-      feature_selection: [none, kbest]
-      n_features: [5]
-      dim_reduction: [none]
-  - name: tune
-    classifiers: [SVM_LIN]
-    pipeline: best
-    search: [grid]
-"""
-
-
 def test_shortlist_stages_assume_every_classifier_passes_and_say_so(tmp_path, monkeypatch):
     _fixed_times(monkeypatch, lambda c: 1.0)
-    study, problems = _study_with(tmp_path, SHORTLIST_STAGES.replace("{RULE}", "{min_accuracy: 0.6}"))
+    study, problems = _study_with(tmp_path, "{min_accuracy: 0.6}")
     est = estimate_study(study, problems, workers=1)
-    screen, refine, tune = est.stages
+    screen, refine, tune, _ = est.stages
     assert screen.assumption is None and screen.n_evaluations == 3 * 2
     # refine: 4 pipelines x 3 screened classifiers x 2 tasks, an upper bound
     assert refine.n_evaluations == 4 * 3 * 2 and refine.n_classifiers == 3
@@ -183,7 +165,7 @@ def test_shortlist_stages_assume_every_classifier_passes_and_say_so(tmp_path, mo
 
 def test_a_keep_list_is_exact(tmp_path, monkeypatch):
     _fixed_times(monkeypatch, lambda c: 1.0)
-    study, problems = _study_with(tmp_path, SHORTLIST_STAGES.replace("{RULE}", "{keep: [KNN]}"))
+    study, problems = _study_with(tmp_path, "{keep: [KNN]}")
     est = estimate_study(study, problems, workers=1)
     refine = est.stages[1]
     assert refine.assumption is None and refine.n_evaluations == 4 * 1 * 2
@@ -192,7 +174,7 @@ def test_a_keep_list_is_exact(tmp_path, monkeypatch):
 
 def test_workers_share_the_time_and_costs_add_up(tmp_path, monkeypatch):
     _fixed_times(monkeypatch, lambda c: 0.01)
-    study, problems = _study_with(tmp_path, SHORTLIST_STAGES.replace("{RULE}", "{keep: [KNN, MLR_L2]}"))
+    study, problems = _study_with(tmp_path, "{keep: [KNN, MLR_L2]}")
     monkeypatch.setattr(estimate, "_cores", lambda: 2)
     one = estimate_study(study, problems, workers=1)
     two = estimate_study(study, problems, workers=2)
@@ -211,7 +193,7 @@ def test_workers_share_the_time_and_costs_add_up(tmp_path, monkeypatch):
 
 def test_dominant_cost_is_named(tmp_path, monkeypatch):
     _fixed_times(monkeypatch, lambda c: 9.0 if c.classifier == "KNN" else 1.0)
-    study, problems = _study_with(tmp_path, SHORTLIST_STAGES.replace("{RULE}", "{keep: [KNN, MLR_L2]}"))
+    study, problems = _study_with(tmp_path, "{keep: [KNN, MLR_L2]}")
     est = estimate_study(study, problems, workers=1)
     assert est.stages[0].dominant == "KNN: ~82 % of the time"  # 9 / (9 + 1 + 1)
     assert est.stages[2].dominant is None  # one kind only
@@ -219,7 +201,7 @@ def test_dominant_cost_is_named(tmp_path, monkeypatch):
 
 def test_done_evaluations_are_counted_not_priced(tmp_path, monkeypatch):
     _fixed_times(monkeypatch, lambda c: 1.0)
-    study, problems = _study_with(tmp_path, SHORTLIST_STAGES.replace("{RULE}", "{keep: [KNN]}"))
+    study, problems = _study_with(tmp_path, "{keep: [KNN]}")
     est = estimate_study(study, problems, done=lambda p: p.stage == "screen")
     assert est.stages[0].n_evaluations == 0 and est.stages[0].already_done == 6
     assert est.stages[0].seconds == 0
@@ -233,7 +215,7 @@ def _files(root: Path) -> set:
 
 
 def test_probing_writes_nothing_and_is_deterministic_in_structure(tmp_path, monkeypatch):
-    study, problems = _study_with(tmp_path, SHORTLIST_STAGES.replace("{RULE}", "{keep: [KNN]}"),
+    study, problems = _study_with(tmp_path, "{keep: [KNN]}",
                                   permutations=1)
     monkeypatch.chdir(tmp_path)
     before = _files(tmp_path)
@@ -324,10 +306,10 @@ class Recording(Progress):
 
 
 def test_the_runner_hands_each_evaluations_expected_cost_to_the_progress(tmp_path):
-    study, _ = _study_with(tmp_path, SHORTLIST_STAGES.replace("{RULE}", "{keep: [KNN]}"),
+    study, _ = _study_with(tmp_path, "{keep: [KNN]}",
                            permutations=0)
     progress = Recording()
-    cost = {"screen": 1.0, "refine": 2.0, "tune": 4.0}
+    cost = {"screen": 1.0, "refine": 2.0, "tune": 4.0, "enrich": 8.0}
     run_study(study, tmp_path / "run", progress=progress, engine="fast",
               expected_cost=lambda p: cost[p.stage])
     starts = [c for c in progress.calls if c[0] == "start"]
@@ -360,15 +342,13 @@ def test_an_assumed_shortlist_is_not_tuned_while_estimating(tmp_path, monkeypatc
         return fake(problem, configs, cv, engine, n_vectors)
 
     monkeypatch.setattr(cost_probe, "time_probe", spy)
-    stages = SHORTLIST_STAGES.replace("{RULE}", "{min_accuracy: 0.6}").replace(
-        "classifiers: [SVM_LIN]\n    pipeline: best", "classifiers: shortlist\n    pipeline: best")
-    study, problems = _study_with(tmp_path, stages)
+    study, problems = _study_with(tmp_path, "{min_accuracy: 0.6}", tune="shortlist")
     tune = estimate_study(study, problems).stages[2]
     assert tune.n_classifiers == 3 and "searches priced as candidates x inner folds" in tune.assumption
     assert all(c.search == "none" for c in probed)
     # a search whose classifiers are known is timed as it is
     probed.clear()
-    study, problems = _study_with(tmp_path / "known", SHORTLIST_STAGES.replace("{RULE}", "{keep: [KNN]}"))
+    study, problems = _study_with(tmp_path / "known", "{keep: [KNN]}")
     estimate_study(study, problems)
     assert any(c.search == "grid" for c in probed)
 
@@ -401,9 +381,17 @@ def test_the_template_says_how_long_it_takes_and_how_to_start_smaller():
 
 def test_an_evaluation_an_earlier_stage_computes_is_counted_not_priced(tmp_path, monkeypatch):
     _fixed_times(monkeypatch, lambda c: 1.0)
-    study, problems = _study_with(tmp_path, SHORTLIST_STAGES.replace("{RULE}", "{keep: [KNN]}"))
+    study, problems = _study_with(tmp_path, "{keep: [KNN]}")
     refine = estimate_study(study, problems).stages[1]
     # refine's standard/standard/none/none KNN is the screen's KNN, on both tasks
     assert refine.n_evaluations == 8 and refine.reused == 2
     assert {k[4].row_scaling for k in estimate_study(study, problems).evaluation_seconds
             if k[0] == "refine" and k[4].feature_selection == "none"} == {"none"}
+
+
+def test_other_work_on_the_machine_is_read_from_the_probes_share_of_a_core():
+    # fair sharing of 2 cores with L others leaves one process 2 / (L + 1) of a core
+    assert estimate._other_work(1.0, 2) == 0.0        # a core was free: read as idle
+    assert estimate._other_work(1.5, 2) == pytest.approx(2.0)   # 2 / 3 of a core
+    assert estimate._other_work(3.0, 2) == pytest.approx(5.0)   # 1 / 3 of a core
+    assert 0.0 < estimate._other_work(1.1, 2) < 1.2   # measurement noise near 1: a ramp

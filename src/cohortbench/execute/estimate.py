@@ -24,10 +24,10 @@ The model, per (view, task) of a stage:
   handed to ``workers`` processes in the runner's order, each to the first free
   one (list scheduling: the slowest unit bounds a stage); stages run one after
   the other. Probes are priced in CPU seconds; how busy the machine is comes from
-  the probes' own wall / CPU ratio ``b``: other work worth ``b x cores - 1``
-  processes is assumed to go on, so ``workers`` processes run
-  ``max(1, (b x cores - 1 + workers) / cores)`` times slower than alone on a
-  core (more workers than cores included).
+  the probes' own wall / CPU ratio ``b``: other work worth ``L = b x cores - 1``
+  processes is assumed to go on (:func:`_other_work`), so ``workers`` processes
+  run ``max(1, (L + workers) / cores)`` times slower than alone on a core (more
+  workers than cores included).
 
 Stages that depend on earlier results are planned under a stated assumption
 (:mod:`.assumed_plan`). Under an assumed shortlist, searches are not probed
@@ -266,6 +266,19 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+def _other_work(busy: float, cores: int) -> float:
+    """Processes' worth of other work on the machine, from how busy the probes found it.
+
+    Sharing ``cores`` fairly with ``L`` others, one process runs ``busy = (L + 1) /
+    cores`` times slower than alone, so ``L = busy x cores - 1``; but ``busy = 1``
+    only says that a core was free (``L`` up to ``cores - 1``). Read as idle at
+    ``busy = 1``, the formula is reached linearly by ``busy = 1.25`` (small
+    measurement noise near 1 must not halve the gain of more workers).
+    """
+    ramp = min(1.0, max(0.0, (busy - 1.0) / 0.25))
+    return max(0.0, busy * cores - 1 - (cores - 1) * (1 - ramp))
+
+
 def _dominant(todo: list, costs: dict) -> str | None:
     by_kind: Counter = Counter()
     for p in todo:
@@ -309,8 +322,7 @@ def estimate_study(study, problems: Mapping, *, engine: str = "fast", workers: i
     startup = startup_seconds(groups, problems, cv, engine, workers)
     times, paths, n_fits, busy = probe_study(plans, groups, problems, cv, engine)
     probe_seconds = time.perf_counter() - t0
-    # Other work worth (busy x cores - 1) processes shares the cores with the workers.
-    slowdown = max(1.0, (busy * _cores() - 1 + workers) / _cores())
+    slowdown = max(1.0, (_other_work(busy, _cores()) + workers) / _cores())
     stages, per_evaluation = [], {}
     for plan, by_problem in zip(plans, groups):
         stage, costs = _stage_estimate(plan, by_problem, problems, cv, engine, workers, times,
