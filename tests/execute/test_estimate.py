@@ -120,6 +120,13 @@ def test_probe_problem_trains_each_fold_on_as_many_rows_as_the_real_split():
 
 # --- whole studies, with fixed probe times ------------------------------------------------
 
+class NoWorkerProbe:
+    """Stands for :class:`~cohortbench.execute.cost_probe.WorkerProbe`: nothing measured."""
+
+    def result(self):
+        return 0.0, None
+
+
 def _fixed_times(monkeypatch, seconds_of):
     """Replace the probes by ``seconds_of(config)`` per (fold x label vector)."""
     def fake(problem, configs, cv, engine, n_vectors=cost_probe.PROBE_VECTORS):
@@ -127,7 +134,7 @@ def _fixed_times(monkeypatch, seconds_of):
 
     monkeypatch.setattr(cost_probe, "time_probe", fake)
     monkeypatch.setattr(cost_probe, "warm_up", lambda *a, **k: 0.0)
-    monkeypatch.setattr(cost_probe, "start_import_probe", lambda: None)
+    monkeypatch.setattr(estimate, "WorkerProbe", NoWorkerProbe)
     monkeypatch.setattr(cost_probe, "time_rfe_path", lambda *a: (30.0, 30.0))
 
 
@@ -395,3 +402,14 @@ def test_other_work_on_the_machine_is_read_from_the_probes_share_of_a_core():
     assert estimate._other_work(1.5, 2) == pytest.approx(2.0)   # 2 / 3 of a core
     assert estimate._other_work(3.0, 2) == pytest.approx(5.0)   # 1 / 3 of a core
     assert 0.0 < estimate._other_work(1.1, 2) < 1.2   # measurement noise near 1: a ramp
+
+
+def test_several_workers_share_what_two_processes_got_together(monkeypatch):
+    monkeypatch.setattr(estimate, "_cores", lambda: 2)
+    assert estimate._slowdown(1, 1.4, None) == 1.4          # one worker: as the probes ran
+    assert estimate._slowdown(2, 1.0, 2.0) == 1.0           # an idle machine: a core each
+    assert estimate._slowdown(2, 1.3, 1.1) == pytest.approx(2 / 1.1)  # two got 1.1 cores
+    assert estimate._slowdown(4, 1.0, 2.0) == pytest.approx(2.0)      # four on two cores
+    monkeypatch.setattr(estimate, "_cores", lambda: 8)
+    assert estimate._slowdown(8, 1.0, 2.0) == 1.0           # two free cores of eight: all free
+    assert estimate._slowdown(8, 1.0, 1.0) == pytest.approx(2.0)      # half of each core

@@ -29,6 +29,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ __all__ = [
     "PROBE_FOLDS",
     "PROBE_VECTORS",
     "ProbeTimes",
-    "import_seconds",
+    "WorkerProbe",
     "kbest_twin",
     "probe_batches",
     "probe_problem",
@@ -54,12 +55,11 @@ __all__ = [
     "rfe_prefixes",
     "scaling_class",
     "search_from_default",
-    "start_import_probe",
-    "startup_seconds",
     "stratum",
     "time_probe",
     "time_rfe_path",
     "warm_up",
+    "warm_up_study",
 ]
 
 #: Label vectors probed per configuration: one (its label-free work is apportioned
@@ -285,26 +285,44 @@ _IMPORTS = ("import time, cohortbench.execute.units, cohortbench.execute.fast; "
             "print(time.process_time())")
 
 
-def start_import_probe():
-    """Start a Python process that imports what a worker imports (see :func:`import_seconds`)."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    try:
-        return subprocess.Popen([sys.executable, "-c", _IMPORTS], stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, env=env, text=True)
-    except OSError:  # pragma: no cover - no interpreter to start
-        return None
+class WorkerProbe:
+    """A Python process that starts as a worker does, timed against this one.
 
+    It imports what a worker imports, while this process goes on working (warm-up,
+    then probes). Over its lifetime the two processes' CPU shares say how many
+    cores two processes get together on this machine now: two on an idle machine,
+    about one where other work takes the rest (e.g. at a higher priority).
+    """
 
-def import_seconds(process) -> float:
-    """CPU seconds a new worker process spends starting (0 when it could not be measured)."""
-    if process is None:
-        return 0.0
-    try:
-        out, _ = process.communicate(timeout=60)
-        return float(out.strip().splitlines()[-1])
-    except Exception:  # noqa: BLE001 - an estimate without it is still an estimate
-        process.kill()
-        return 0.0
+    def __init__(self):
+        self.result_: tuple[float, float | None] = (0.0, None)
+        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        self.t0, self.c0 = time.perf_counter(), time.process_time()
+        try:
+            self.process = subprocess.Popen([sys.executable, "-c", _IMPORTS],
+                                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                            env=env, text=True)
+        except OSError:  # pragma: no cover - no interpreter to start
+            self.process = None
+            return
+        self.thread = threading.Thread(target=self._wait, daemon=True)
+        self.thread.start()
+
+    def _wait(self) -> None:
+        try:
+            out, _ = self.process.communicate(timeout=300)
+            # process_time is this whole process's: the main thread's work meanwhile
+            span, main = time.perf_counter() - self.t0, time.process_time() - self.c0
+            started = float(out.strip().splitlines()[-1])
+            self.result_ = (started, (main + started) / span if span > 0 else None)
+        except Exception:  # noqa: BLE001 - an estimate without it is still an estimate
+            self.process.kill()
+
+    def result(self) -> tuple[float, float | None]:
+        """(CPU seconds a worker takes to start, cores two processes got together, or None)."""
+        if self.process is not None:
+            self.thread.join()
+        return self.result_
 
 
 def kbest_twin(config):
@@ -323,11 +341,11 @@ def rfe_prefixes(configs) -> dict:
     return out
 
 
-def startup_seconds(groups, problems, cv, engine: str, workers: int) -> float:
-    """CPU seconds a worker process spends before its first unit (0 for one worker).
+def warm_up_study(groups, problems, cv, engine: str) -> float:
+    """CPU seconds of a worker's first uses of the study's classifiers and searches.
 
-    Warms this process up too (library imports, compiled loops), so that the
-    probes after it time fits only; with one worker the run then starts warm.
+    Warms this process up (library imports, compiled loops), so that the probes
+    after it time fits only; with one worker the run then starts warm.
     """
     # One plain configuration per (classifier, selection), and each search strategy
     # once with KNN (cheap): the first uses are what is slow, not the fits.
@@ -343,9 +361,7 @@ def startup_seconds(groups, problems, cv, engine: str, workers: int) -> float:
     if not warm:
         return 0.0
     first = next(key for by_problem in groups for key in by_problem)
-    importing = start_import_probe() if workers > 1 else None
-    seconds = warm_up(problems[first], list(warm.values()), cv, engine)
-    return seconds + import_seconds(importing) if importing is not None else 0.0
+    return warm_up(problems[first], list(warm.values()), cv, engine)
 
 
 def probe_study(plans, groups, problems, cv, engine: str) -> tuple[dict, dict, int, float]:

@@ -49,12 +49,13 @@ from ..design.stages import PlannedEvaluation
 from .assumed_plan import evaluation_key as _key
 from .assumed_plan import stage_plans
 from .cost_probe import (
+    WorkerProbe,
     kbest_twin,
     probe_study,
     representatives,
     scaling_class,
-    startup_seconds,
     stratum,
+    warm_up_study,
 )
 from .problem import make_problem
 from .progress import describe_seconds
@@ -118,6 +119,9 @@ class StudyEstimate:
     busy : float
         Wall / CPU seconds of the probes: 1 on an idle machine, 3 when other
         work left the probes a third of a core.
+    two_processes : float or None
+        Cores two of this study's processes got together while probing (several
+        workers only; :class:`~.cost_probe.WorkerProbe`).
     evaluation_seconds : Mapping
         ``(stage, task, modalities, parcellation, config)`` -> expected wall
         seconds of that evaluation (its cost, scaled so that a stage's
@@ -130,6 +134,7 @@ class StudyEstimate:
     probe_seconds: float
     n_probe_fits: int
     busy: float = 1.0
+    two_processes: float | None = None
     evaluation_seconds: Mapping = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -164,7 +169,10 @@ class StudyEstimate:
         out = [f"time estimate for {who} ({self.engine} engine), from {self.n_probe_fits} timed "
                f"fits of this study's data, which took {self.probe_seconds:.1f} s"
                + (f"; this machine is busy, the fits got ~{100 / self.busy:.0f} % of a core"
-                  if self.busy >= 1.25 else "") + ":"]
+                  if self.busy >= 1.25 else "")
+               + (f" and two processes together ~{self.two_processes:.1f} cores"
+                  if self.workers > 1 and self.two_processes is not None
+                  and self.two_processes < 0.8 * min(2, _cores()) else "") + ":"]
         for s in self.stages:
             out.append("  " + _stage_line(s, who))
         total = describe_seconds(self.seconds)
@@ -279,6 +287,23 @@ def _other_work(busy: float, cores: int) -> float:
     return max(0.0, busy * cores - 1 - (cores - 1) * (1 - ramp))
 
 
+def _slowdown(workers: int, busy: float, two: float | None) -> float:
+    """How many times slower than alone on a core each of ``workers`` processes runs.
+
+    One worker: as slow as the probes ran (``busy``). Several: they share what two
+    processes got together (``two`` cores, :class:`~.cost_probe.WorkerProbe`),
+    scaled to ``min(workers, cores)``; unmeasured, a fair share of the cores with
+    the other work the probes met (:func:`_other_work`).
+    """
+    cores = _cores()
+    if workers == 1:
+        return busy
+    if two is None:
+        return max(1.0, (_other_work(busy, cores) + workers) / cores)
+    capacity = min(two, min(2, cores)) * min(workers, cores) / min(2, cores)
+    return max(1.0, workers / max(capacity, 1e-3))
+
+
 def _dominant(todo: list, costs: dict) -> str | None:
     by_kind: Counter = Counter()
     for p in todo:
@@ -319,10 +344,14 @@ def estimate_study(study, problems: Mapping, *, engine: str = "fast", workers: i
     plans = stage_plans(study, done)
     problems = _problems(study, problems, plans)
     groups = [_by_problem(plan.todo) for plan in plans]
-    startup = startup_seconds(groups, problems, cv, engine, workers)
+    # Several workers: time a worker's start while this process probes (see WorkerProbe).
+    worker = WorkerProbe() if workers > 1 and any(groups) else None
+    warm = warm_up_study(groups, problems, cv, engine) if any(groups) else 0.0
     times, paths, n_fits, busy = probe_study(plans, groups, problems, cv, engine)
+    started, two = worker.result() if worker is not None else (0.0, None)
     probe_seconds = time.perf_counter() - t0
-    slowdown = max(1.0, (_other_work(busy, _cores()) + workers) / _cores())
+    startup = warm + started if workers > 1 else 0.0  # one worker: this process, warm
+    slowdown = _slowdown(workers, busy, two)
     stages, per_evaluation = [], {}
     for plan, by_problem in zip(plans, groups):
         stage, costs = _stage_estimate(plan, by_problem, problems, cv, engine, workers, times,
@@ -332,6 +361,7 @@ def estimate_study(study, problems: Mapping, *, engine: str = "fast", workers: i
         per_evaluation.update(costs)
     return StudyEstimate(stages=tuple(stages), workers=workers, engine=engine,
                          probe_seconds=probe_seconds, n_probe_fits=n_fits, busy=busy,
+                         two_processes=two,
                          evaluation_seconds=per_evaluation)
 
 
