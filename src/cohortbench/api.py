@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from .design.configs import PipelineConfig
 from .design.loaded_study import LoadedStudy, load_study
 from .errors import RunError, StudyError
 from .execute.backends import make_backend
+from .execute.estimate import estimate_study
 from .execute.problem import make_problem
 from .execute.progress import make_progress
 from .execute.runner import (RunOutcome, package_version, prepare_problems, run_study,
@@ -35,10 +37,14 @@ __all__ = [
 ]
 
 
-def validate(path: str | Path) -> tuple[LoadedStudy, dict]:
+def validate(path: str | Path, *, jobs: int | None = None, engine: str = "fast",
+             estimate: bool = True) -> tuple[LoadedStudy, dict]:
     """Load a study and check it end to end without running anything.
 
-    Returns the loaded study and a summary dict (cohort, tasks, views, warnings).
+    Returns the loaded study and a summary dict (cohort, tasks, views, warnings,
+    and under ``estimate`` a :class:`~cohortbench.execute.estimate.StudyEstimate`
+    of each stage's time with ``jobs`` workers, default all cores, made from a few
+    timed fits of the study's data).
     """
     study = load_study(path)
     problems, warnings = prepare_problems(study)
@@ -55,6 +61,9 @@ def validate(path: str | Path) -> tuple[LoadedStudy, dict]:
         "decisions": list(study.cohort.decisions),
         "warnings": list(study.cohort.warnings) + warnings,
     }
+    if estimate:
+        summary["estimate"] = estimate_study(study, problems, engine=engine,
+                                             workers=jobs or os.cpu_count() or 1)
     return study, summary
 
 
@@ -84,6 +93,8 @@ def summary_lines(summary: dict) -> list[str]:
         lines.append(f"note: {decision}")
     for w in summary["warnings"]:
         lines.append(f"warning: {w}")
+    if summary.get("estimate") is not None:
+        lines += summary["estimate"].lines()
     return lines
 
 
@@ -134,13 +145,39 @@ def run(study_path: str | Path, out: str | Path | None = None, *, jobs: int | No
     try:
         with make_backend(jobs=jobs, scheduler=scheduler, cluster=cluster, slurm=slurm,
                           log_directory=str(out / "slurm-logs")) as backend:
+            expected_cost = None
+            if not quiet:  # the estimate is for the display; a quiet run skips its probes
+                estimate = _run_estimate(study, out, backend, engine, replace)
+                for line in estimate.lines():
+                    progress.message(line)
+                expected_cost = estimate.expected_cost
             outcome = run_study(study, out, backend=backend, progress=progress, engine=engine,
-                                replace=replace)
+                                replace=replace, expected_cost=expected_cost)
     finally:
         progress.close()
     if build_report:
         outcome.report_error = _report_safely(out)
     return outcome
+
+
+def _run_estimate(study: LoadedStudy, out: Path, backend, engine: str, replace: bool):
+    """The time estimate ``run`` prints at its start (what is left, when resuming)."""
+    from .execute.runner import evaluation_keys
+    from .store.results_store import STORE_NAME
+
+    problems, _ = prepare_problems(study)
+    done_keys: set = set()
+    if not replace and (Path(out) / STORE_NAME).exists():
+        with ResultsStore.open(Path(out), create=False) as store:
+            done_keys = store.done_keys()
+
+    def done(p) -> bool:  # whole-task evaluations only; a subset's is priced as to do
+        problem = problems[(p.modalities, p.parcellation, p.task)]
+        return p.subset is None and evaluation_keys(p.stage, problem.content, p.config, study.cv,
+                                                    p.records)[0] in done_keys
+
+    return estimate_study(study, problems, engine=engine, workers=getattr(backend, "workers", 1),
+                          done=done if done_keys else None)
 
 
 #: Where a run leaves the traceback of a report that could not be built.

@@ -119,9 +119,14 @@ def init(directory: Path = typer.Argument(..., help="A new or empty directory.")
 
 
 @_command()
-def validate(study: Path = typer.Argument(..., help="The study file (YAML).")):
-    """Check a study file and its data; print a cohort summary."""
-    _loaded, summary = api.validate(study)
+def validate(study: Path = typer.Argument(..., help="The study file (YAML)."),
+             jobs: Optional[int] = typer.Option(None, "--jobs", help="Estimate the time for this many worker processes (default: all cores)."),
+             engine: str = typer.Option("fast", "--engine", help="Estimate the time for this engine: fast (the default) | reference"),
+             estimate: bool = typer.Option(True, "--estimate/--no-estimate", help="Time a few fits of the study's data to estimate how long each stage takes (default: yes).")):
+    """Check a study file and its data; print a cohort summary and how long the study will take."""
+    _check_engine(engine)
+    _loaded, summary = api.validate(study, jobs=_positive_jobs(jobs), engine=engine,
+                                    estimate=estimate)
     for line in api.summary_lines(summary):
         _say(line)
     _say("ok: the study is ready to run")

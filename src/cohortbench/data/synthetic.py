@@ -199,6 +199,14 @@ STUDY_TEMPLATE = Template("""\
 # 7T ALS study (Appukuttan et al., 2025). Copy this file next to your own data and edit it.
 # Relative paths are relative to this file. `cohortbench validate study.yaml` checks it.
 # Every key the study file accepts is below, set or commented out, with its default.
+#
+# How long: this is the full published protocol. On the built-in cohort it takes about 5 hours
+# on 2 cores (fast engine; benchmarks/RESULTS.md), most of it in refine (RFE on unscaled values,
+# and the shortlisted classifiers' fits on 297 pipelines). `cohortbench validate study.yaml`
+# prints an estimate for your data and machine before you start (`--jobs N` for N workers).
+# A first, smaller run: `cohortbench demo --quick` (about a minute), or here `permutations: 5`
+# and a smaller refine grid (e.g. `feature_selection: [none, kbest]`, one row and one column
+# scaling), then restore them for the real analysis (into a new `--out` directory).
 name: synthetic-als
 seed: $seed                                   # everything random derives from this one seed
 

@@ -174,7 +174,7 @@ def _check_sendable(backend) -> None:
 
 def run_study(study: LoadedStudy, run_dir: Path, *, backend: Backend | None = None,
               progress: Progress | None = None, engine: str = "fast",
-              replace: bool = False) -> RunOutcome:
+              replace: bool = False, expected_cost=None) -> RunOutcome:
     """Run (or resume) every stage of ``study`` into ``run_dir``.
 
     Parameters
@@ -190,6 +190,9 @@ def run_study(study: LoadedStudy, run_dir: Path, *, backend: Backend | None = No
     replace : bool
         Move results already in ``run_dir`` aside (``RUN_DIR/replaced/<time>``) and
         start afresh.
+    expected_cost : callable, optional
+        PlannedEvaluation -> expected seconds (``StudyEstimate.expected_cost``), for
+        the progress display's time left.
 
     Returns
     -------
@@ -232,7 +235,7 @@ def run_study(study: LoadedStudy, run_dir: Path, *, backend: Backend | None = No
                 store.set_info(key, value)
             store.record_plan([stage.name for stage in study.spec.stages])
             _Execution(study, run_dir, store, backend, progress, engine, prepared, fingerprint,
-                       outcome, say).run()
+                       outcome, say, expected_cost).run()
             outcome.failed = int(len(store.failures()))
     return outcome
 
@@ -241,11 +244,12 @@ class _Execution:
     """One invocation of ``run``: the stages in order, each planned by its kind."""
 
     def __init__(self, study, run_dir, store, backend, progress, engine, prepared: Prepared,
-                 fingerprint, outcome: RunOutcome, say):
+                 fingerprint, outcome: RunOutcome, say, expected_cost=None):
         self.study, self.run_dir, self.store = study, run_dir, store
         self.backend, self.progress, self.engine = backend, progress, engine
         self.prepared, self.fingerprint, self.outcome, self.say = prepared, fingerprint, outcome, say
         self.version = package_version()
+        self.expected_cost = expected_cost  # the time estimate's, for the ETA (issue 16)
         self.cv = study.cv
         self.content_seen: dict[str, str] = {}
         self.results: dict = {}      # stage -> finished evaluations (cross-stage kinds only)
@@ -334,8 +338,11 @@ class _Execution:
             to_compute.append((key, content_key, planned, problem))
         store.plan_stage(plan.stage, plan_entries)
         outcome.total += len(plan.evaluations)
+        expected = None
+        if self.expected_cost is not None:
+            expected = sum(self.expected_cost(planned) for _, _, planned, _ in to_compute)
         self.progress.start_stage(plan.stage, len(plan.evaluations),
-                                  len(plan.evaluations) - len(to_compute))
+                                  len(plan.evaluations) - len(to_compute), expected=expected)
         self._compute(to_compute)
 
     def _compute(self, to_compute) -> None:
@@ -377,4 +384,5 @@ class _Execution:
                 else:
                     self.store.write_failure(key, meta, unit_outcome.error,
                                              unit_outcome.traceback)
-                self.progress.advance()
+                self.progress.advance(expected=self.expected_cost(planned)
+                                      if self.expected_cost is not None else None)

@@ -106,6 +106,7 @@ class _Ledger:
 
     def __init__(self, n_configs: int, splits):
         self.seconds = np.zeros(n_configs)
+        self.split_seconds = np.zeros(n_configs)  # of which label-free (see PartialEvaluation)
         self.offsets = [np.cumsum([0] + [len(test) for _, test in label_splits])
                         for label_splits in splits]
         width = max(int(bounds[-1]) for bounds in self.offsets)
@@ -130,7 +131,7 @@ class _Ledger:
         return [self.predicted[config_index, label_vector, bounds[fold]:bounds[fold + 1]]
                 for fold in range(len(bounds) - 1)]
 
-    def settle(self, items) -> None:
+    def settle(self, items, label_free: bool = False) -> None:
         """Charge each item's (and its derived items') seconds to its users, evenly."""
         for top in items:
             for item in top.all_items():
@@ -138,6 +139,8 @@ class _Ledger:
                     share = item.seconds / len(item.users)
                     for user in item.users:
                         self.seconds[user] += share
+                        if label_free:
+                            self.split_seconds[user] += share
 
 
 def _config_steps(config_index, config, cv, fold, labels, search, ledger, where):
@@ -260,6 +263,11 @@ class PartialEvaluation:
         The fast paths this configuration could take that were switched off
         where this part ran (:func:`.config_fits.paths_off`); named in the
         result's ``engine``.
+    split_seconds : float
+        Of ``seconds``, the label-free work (row and column scaling, imputation, PCA
+        after no selection, kernel products, ...) that every label vector of an
+        outer training set shares: a part over more label vectors pays it once per
+        split (the time estimate prices it so, :mod:`cohortbench.execute.estimate`).
     """
 
     start: int
@@ -269,6 +277,7 @@ class PartialEvaluation:
     chosen: dict
     seconds: float
     paths_off: tuple = ()
+    split_seconds: float = 0.0
 
 
 def evaluate_fast_part(problem: Problem, configs: list[PipelineConfig], cv: CVScheme,
@@ -332,8 +341,8 @@ def evaluate_fast_part(problem: Problem, configs: list[PipelineConfig], cv: CVSc
                 ledger.settle(labels.items.values())
                 for inner in search.transforms:
                     ledger.settle(inner.items.values())
-        ledger.settle(fold.items.values())
-    ledger.settle(view.items.values())
+        ledger.settle(fold.items.values(), label_free=True)
+    ledger.settle(view.items.values(), label_free=True)
 
     done = [index for index in range(len(configs)) if index not in ledger.failed]
     # Whatever the ledger did not see (grouping, bookkeeping) is spread evenly.
@@ -350,7 +359,8 @@ def evaluate_fast_part(problem: Problem, configs: list[PipelineConfig], cv: CVSc
             chosen={fold: params for (label_vector, fold), params
                     in ledger.chosen[index].items() if label_vector == 0},
             seconds=float(ledger.seconds[index]) + overhead,
-            paths_off=paths_off(configs[index]))
+            paths_off=paths_off(configs[index]),
+            split_seconds=float(ledger.split_seconds[index]))
     return outcomes
 
 
