@@ -72,7 +72,7 @@ def learn_plan(decisions, stage: str) -> dict:
 
 
 def learning_curve_table(evaluations: pd.DataFrame, stage_kinds: dict | None,
-                         decisions=()) -> pd.DataFrame:
+                         decisions=(), *, with_ids: bool = False) -> pd.DataFrame:
     """One row per evaluation of a learn stage, in store order (module docstring).
 
     Parameters
@@ -83,6 +83,8 @@ def learning_curve_table(evaluations: pd.DataFrame, stage_kinds: dict | None,
         ``run_info["stage_kinds"]``.
     decisions : sequence of dict
         The stored decisions (``{stage, kind, payload}``).
+    with_ids : bool
+        Keep ``evaluation_id`` as the first column (to join the nulls).
     """
     stages = learn_stages(stage_kinds)
     if "subset" not in evaluations:
@@ -100,6 +102,9 @@ def learning_curve_table(evaluations: pd.DataFrame, stage_kinds: dict | None,
     table["repeat"] = pd.array([repeat for _, repeat in parsed], dtype="Int64")
     for column in LEARNING_CURVE_COLUMNS[len(CURVE_KEYS) + 3:]:
         table[column] = rows[column].to_numpy(dtype=np.float64)
+    if with_ids:
+        table.insert(0, "evaluation_id", rows["evaluation_id"].to_numpy())
+        return table[["evaluation_id", *LEARNING_CURVE_COLUMNS]]
     return table[list(LEARNING_CURVE_COLUMNS)]
 
 
