@@ -55,8 +55,9 @@ def curve_labels(keys: list[dict]) -> list[str]:
             parts.append(str(key["parcellation"]))
         if varies("classifier"):
             parts.append(str(key["classifier"]))
-        if any(varies(name) for name in _CONFIG_KEYS):
-            parts.append(describe_configuration(pd.Series(key), list(_CONFIG_KEYS)))
+        fields = [name for name in _CONFIG_KEYS if varies(name)]
+        if fields:
+            parts.append(describe_configuration(pd.Series(key), fields))
         labels.append(", ".join(parts))
     return labels
 
@@ -120,22 +121,27 @@ def learning_curve_figure(curve: pd.DataFrame, projections, nulls: pd.DataFrame,
                   "value": r.null_mean, "low": r.null_low, "high": r.null_high}
                  for r in band.itertuples(index=False)]
     handles = []
+    # curves side by side at each size (a fraction of the smallest step), so that none
+    # hides another; ``data`` keeps the true training sizes
+    steps = np.diff(np.unique(curve["n_train"].to_numpy(dtype=float)))
+    width = 0.25 * (steps.min() if steps.size else 1.0)
     for i, ((key, result), label) in enumerate(zip(projections, labels)):
         color = PALETTE[i % len(PALETTE)]
+        dodge = width * (i - (len(projections) - 1) / 2) / max(len(projections) - 1, 1)
         mine = curve
         for name in CURVE_KEYS:
             value = key[name]
             mine = mine[mine[name].isna()] if (not isinstance(value, str) and pd.isna(value)) \
                 else mine[mine[name] == value]
-        ax.scatter(mine["n_train"], mine["accuracy"], s=(MARKER_POINTS * 0.6) ** 2,
+        ax.scatter(mine["n_train"] + dodge, mine["accuracy"], s=(MARKER_POINTS * 0.6) ** 2,
                    color=color, alpha=0.35, linewidths=0, zorder=2)
         rows += [{"mark": "repeat", "curve": label, "n_subjects": int(r.n_subjects),
                   "n_train": float(r.n_train), "value": float(r.accuracy), "low": np.nan,
                   "high": np.nan} for r in mine.itertuples(index=False)]
         points = result.points
-        interval_bars(ax, points["n_train"], points["mean_accuracy"], points["low"],
+        interval_bars(ax, points["n_train"] + dodge, points["mean_accuracy"], points["low"],
                       points["high"], ecolor=color, zorder=4)
-        ax.plot(points["n_train"], points["mean_accuracy"], marker="o", linestyle="none",
+        ax.plot(points["n_train"] + dodge, points["mean_accuracy"], marker="o", linestyle="none",
                 color=color, markersize=MARKER_POINTS, zorder=5)
         rows += [{"mark": "mean", "curve": label, "n_subjects": int(r.n_subjects),
                   "n_train": float(r.n_train), "value": float(r.mean_accuracy),
@@ -154,7 +160,7 @@ def learning_curve_figure(curve: pd.DataFrame, projections, nulls: pd.DataFrame,
                               result.projected else "none", label=text_label(label)))
     handles += [
         Line2D([], [], marker="o", linestyle="none", color=MUTED, alpha=0.5,
-               markersize=MARKER_POINTS * 0.6, label="one subsample"),
+               markersize=MARKER_POINTS * 0.6, label="one subsample (in its curve's colour)"),
         Line2D([], [], color="black", marker="_", linewidth=1.0,
                label=f"mean per size, {100 * LEVEL:g} % interval"),
         Patch(facecolor="0.5", alpha=0.15, label=f"fitted curve (dashed), {100 * LEVEL:g} % band"),
