@@ -24,9 +24,11 @@ SPEC_EVALUATION_COLUMNS = [
     "feature_selection", "n_features", "dim_reduction", "search", "modalities",
     "parcellation", "n_subjects", "accuracy", "balanced_accuracy", "f1_macro",
     "n_permutations", "null_mean", "null_std", "z_score", "p_value", "seconds",
+    "accuracy_ci_low", "accuracy_ci_high", "numerically_reliable",
 ]
 EXTRAS = ["imputation", "n_features_used", "config_id", "view_fingerprint", "folds_id", "engine",
-          "cohortbench_version"]
+          "cohortbench_version", "balanced_accuracy_ci_low", "balanced_accuracy_ci_high",
+          "unreliable_fraction", "subset"]
 
 
 def fill(run_dir, order) -> ResultsStore:
