@@ -245,8 +245,8 @@ def learn_blocks(frame, stage, slug, figures, context, nulls, *, text, table) ->
             # "at today's N subjects, A gives ...; B gives ..." (the size said once)
             said = [describe_current_size(r, label) for (_, r), label in zip(mine, labels)]
             today = "; ".join([said[0]] + [s.split(", ", 1)[1] for s in said[1:]])
-            blocks.append(text(f"Task {task}: {today} ({level} intervals of the mean over "
-                               "subsamples at that size)."))
+            blocks.append(text(f"Task {task}: {today} ({level} intervals, conditional on "
+                               "this cohort)."))
         blocks.append(table(_projection_rows(mine, labels),
                             title=f"Projections, task {task}",
                             caption=f"{level} intervals, conditional on this cohort; the gain "
