@@ -318,6 +318,9 @@ def main() -> None:
                 "n_features": None if k in ("", "none") else int(k), "dim_reduction": reduction}
     with threadpool_limits(1):
         for index, stage in enumerate(study.spec.stages):
+            if (stage.kind or "standard") != "standard":  # e.g. learn: bench_learn.py
+                print(f"  {stage.name}: a stage of kind {stage.kind}, not measured here")
+                continue
             classifiers = (order if stage.classifiers == "all" else shortlist
                            if stage.classifiers == "shortlist" else stage.classifiers)
             planned = plan_stage(stage, index, classifiers=list(classifiers or []),

@@ -273,14 +273,18 @@ def failures(run_dir: str | Path) -> pd.DataFrame:
 
 
 def results(run_dir: str | Path) -> dict[str, pd.DataFrame]:
-    """The run's tables as DataFrames: evaluations, predictions, nulls, step_tests."""
+    """The run's tables as DataFrames: evaluations, predictions, nulls, step_tests, and
+    learning_curve and projection when the study has a learn stage."""
+    from .analyse.learn_tables import learn_tables
     from .analyse.scope import comparable
     from .analyse.step_tests import step_tests
 
     with _open_existing(run_dir) as store:
         frames = export_frames(store)
         kinds = store.get_info("stage_kinds")
+        decisions = store.decisions()
     frames["step_tests"] = step_tests(comparable(frames["evaluations"], kinds))
+    frames.update(learn_tables(frames["evaluations"], kinds, decisions))
     return frames
 
 
@@ -293,11 +297,18 @@ def export(run_dir: str | Path, out: str | Path | None = None) -> dict[str, Path
 
     from .analyse.scope import comparable
 
+    from .analyse.learn_tables import learn_tables
+
     out = Path(out) if out else Path(run_dir) / "export"
     with _open_existing(run_dir) as store:
         evaluations = export_frames(store)["evaluations"]
-        table = step_tests(comparable(evaluations, store.get_info("stage_kinds")))
-        return export_csvs(store, out, extra={"step_tests": ("step_tests.csv", table)})
+        kinds = store.get_info("stage_kinds")
+        table = step_tests(comparable(evaluations, kinds))
+        extra = {"step_tests": ("step_tests.csv", table)}
+        # learning_curve.csv and projection.csv, only when the study has a learn stage
+        extra.update({name: (f"{name}.csv", frame) for name, frame
+                      in learn_tables(evaluations, kinds, store.decisions()).items()})
+        return export_csvs(store, out, extra=extra)
 
 
 def report(run_dir: str | Path) -> Path:

@@ -13,12 +13,15 @@ permutation columns ``null_mean, null_std, p_value``). :func:`sklearn_curve` is 
 scikit-learn version; the ``learn`` stage can be plugged in instead (write the cohort with
 ``write_synthetic_cohort(directory, cohort=cohort)``, run a study whose learn stage uses
 ``row_scaling: standard, column_scaling: standard`` and ``MLR_L2`` without search, and read
-``learning_curve.csv``) so that the same truth checks the real stage.
+``learning_curve.csv``) so that the same truth checks the real stage: :func:`stage_curve`
+does exactly that.
 """
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,14 +36,14 @@ from cohortbench.analyse.learning_curve import (
     LearningCurveProjection,
     project_learning_curve,
 )
-from cohortbench.data.synthetic import SyntheticCohort, make_synthetic_population
-from cohortbench.execute.permutations import permutation_stats
-from cohortbench.execute.row_scaling import RowScaler
-from cohortbench.execute.subsamples import (
-    size_ladder,
-    stratified_subsample,
-    subsample_shuffles,
+from cohortbench.data.synthetic import (
+    SyntheticCohort,
+    make_synthetic_population,
+    write_synthetic_cohort,
 )
+from cohortbench.design.subsamples import size_ladder, stratified_subsample, subset_key
+from cohortbench.execute.permutations import label_shuffles, permutation_stats
+from cohortbench.execute.row_scaling import RowScaler
 
 #: Group -> class of each task, as in the default study file.
 TASKS = {
@@ -83,7 +86,8 @@ def sklearn_curve(cohort: SyntheticCohort, *, task: str, sizes=None, repeats: in
 
     The whole cohort is evaluated once (every repeat would be the same subsample); the
     permutation test runs at the largest size only (where the projection checks it), with
-    the within-subsample shuffles of :func:`subsample_shuffles`.
+    the within-subsample shuffles the ``learn`` stage makes (the study's generator seeded by
+    the task and the subset's key, :func:`~cohortbench.execute.permutations.label_shuffles`).
     """
     X, y, _ = task_data(cohort, task)
     _, counts = np.unique(y, return_counts=True)
@@ -101,13 +105,46 @@ def sklearn_curve(cohort: SyntheticCohort, *, task: str, sizes=None, repeats: in
                        "balanced_accuracy": balanced_accuracy_score(ys, predicted),
                        "null_mean": np.nan, "null_std": np.nan, "p_value": np.nan}
                 if size == sizes[-1] and n_permutations:
-                    shuffles = subsample_shuffles(ys, n_permutations, seed=seed, task=task,
-                                                  size=size, repeat=repeat)
+                    shuffles = label_shuffles(ys, n_permutations, seed,
+                                              f"{task}|{subset_key(size, repeat)}")
                     nulls = [np.mean(_loo_predictions(Xs, s) == s) for s in shuffles]
                     mean, std, _, p = permutation_stats(accuracy, nulls)
                     row.update(null_mean=mean, null_std=std, p_value=p)
                 rows.append(row)
     return pd.DataFrame(rows)
+
+
+def stage_curve(cohort: SyntheticCohort, *, task: str, sizes=None, repeats: int = 20,
+                seed: int = 0, n_permutations: int = 40, jobs: int = 1,
+                directory: Path | None = None) -> pd.DataFrame:
+    """The same curve measured by the real ``learn`` stage: ``cb.run`` on the written cohort.
+
+    The cohort is written with :func:`write_synthetic_cohort`; the study keeps its data,
+    labels and tasks and has one stage: ``kind: learn``, MLR_L2 (``LogisticRegression()``,
+    no search) after row and column standard scaling, every map, the task, ``repeats``
+    subsamples per size and ``n_permutations`` shuffles of each (at every size; the
+    projection reads them at the largest). Returns the run's ``learning_curve`` table.
+    """
+    import yaml
+
+    import cohortbench as cb
+
+    with tempfile.TemporaryDirectory() as scratch:
+        base = Path(directory or scratch)
+        study_path = write_synthetic_cohort(base / "cohort", cohort=cohort)
+        doc = yaml.safe_load(study_path.read_text(encoding="utf-8"))
+        options = {"repeats": int(repeats)}
+        if sizes is not None:
+            options["sizes"] = [int(s) for s in sizes]
+        doc.update(seed=int(seed), permutations=int(n_permutations), stages=[{
+            "name": "learn", "kind": "learn", "classifiers": ["MLR_L2"],
+            "pipeline": {"row_scaling": "standard", "column_scaling": "standard"},
+            "tasks": [task], "options": options}])
+        study_path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+        outcome = cb.run(study_path, base / "run", jobs=jobs, build_report=False)
+        if outcome.failed:
+            raise RuntimeError(f"the learn stage failed: {outcome}")
+        return cb.results(base / "run")["learning_curve"]
 
 
 def population_truth(population, *, task: str, train_counts, test_counts, n_draws: int,

@@ -1,7 +1,8 @@
 """Learning-curve projections against the truth of synthetic populations (issue 19).
 
 The harness is :mod:`tests.analyse.learning_truth`; its curve-measuring function is
-pluggable so that the ``learn`` stage can replace the plain scikit-learn one.
+pluggable: the plain scikit-learn one (:func:`sklearn_curve`) or the real ``learn`` stage
+run through ``cb.run`` (:func:`stage_curve`), which must give the same curve.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from .learning_truth import sklearn_curve, summarise, truth_case
+from .learning_truth import sklearn_curve, stage_curve, summarise, truth_case
 
 # The slow test's settings (recorded with its results in benchmarks/RESULTS.md)
 SLOW = dict(task="2-class", cohort_counts=(14, 8, 8), target=60, effect_size=0.6, n_rois=40,
@@ -71,3 +72,53 @@ def test_projection_interval_covers_the_population_truth(capsys):
     assert coverage >= 0.6
     assert all(_no_gain_promised(case) for case in noise)
     assert np.all(table["truth"] > table["truth_at_N"])
+
+
+# The slow test through the learn stage: the same settings, fewer seeds (the stage
+# permutes every subsample, not only the whole cohort, so it costs more per cohort)
+STAGE_SEEDS = range(6)
+
+
+def test_fast_proxy_the_learn_stage_measures_the_plain_scikit_learn_curve():
+    measured = {}
+
+    def measure(cohort, **kwargs):
+        measured["stage"] = stage_curve(cohort, **kwargs)
+        measured["sklearn"] = sklearn_curve(cohort, **kwargs)
+        return measured["stage"]
+
+    case = truth_case(0, measure_curve=measure, effect_size=1.0, n_rois=16, n_gm=10,
+                      repeats=2, n_permutations=19, n_boot=300, n_draws=8,
+                      test_counts=(350, 200, 200))
+    stage, plain = measured["stage"], measured["sklearn"]
+    # the same subsamples, the same leave-one-out predictions, the same shuffles
+    keys = ["n_subjects", "repeat"]
+    joined = plain.merge(stage, on=keys, suffixes=("_plain", "_stage"), validate="1:1")
+    assert len(joined) == len(plain) == len(stage) == 7 * 2 + 1
+    for column in ("n_train", "accuracy", "balanced_accuracy"):
+        np.testing.assert_allclose(joined[f"{column}_stage"], joined[f"{column}_plain"],
+                                   rtol=0, atol=1e-12, err_msg=column)
+    largest = joined[joined["n_subjects"] == 30]
+    for column in ("null_mean", "null_std", "p_value"):
+        np.testing.assert_allclose(largest[f"{column}_stage"], largest[f"{column}_plain"],
+                                   rtol=0, atol=1e-12, err_msg=column)
+    assert case.projection.projected, case.projection.note
+    assert case.covered, summarise([case]).to_string()
+
+
+@pytest.mark.slow
+def test_projection_through_the_learn_stage_covers_the_population_truth(capsys):
+    cases = [truth_case(seed, measure_curve=stage_curve, **SLOW) for seed in STAGE_SEEDS]
+    table = summarise(cases)
+    noise = [truth_case(seed, measure_curve=stage_curve, **{**SLOW, "effect_size": 0.0})
+             for seed in NOISE_SEEDS[:2]]
+    projected = table[table["status"] == "projected"]
+    coverage = projected["covered"].mean()
+    with capsys.disabled():
+        print("\n" + table.round(3).to_string(index=False))
+        print(summarise(noise).round(3).to_string(index=False))
+        print(f"through the learn stage: projected {len(projected)} of {len(table)}; coverage "
+              f"of the 90 % interval {coverage:.2f}")
+    assert len(projected) >= 5 or len(projected) >= len(table) // 2
+    assert coverage >= 0.6
+    assert all(_no_gain_promised(case) for case in noise)

@@ -150,12 +150,17 @@ def test_written_study_follows_the_published_design(written):
             "stages"} <= set(study)
     assert study["cv"] == {"outer": "loo", "inner": "stratified-kfold:5", "reduce_inner_k": False}
     assert study["permutations"] == 50
-    assert [s["name"] for s in study["stages"]] == ["screen", "refine", "tune", "enrich"]
+    assert [s["name"] for s in study["stages"]] == ["screen", "refine", "tune", "enrich",
+                                                    "learn"]
     refine = study["stages"][1]["grid"]
     assert np.prod([len(refine[k]) for k in ("row_scaling", "column_scaling", "dim_reduction")]) == 27
     enrich = study["stages"][3]
     assert enrich["modalities"] == [["qT1", "DTI", "Na"], ["qT1", "DTI"], ["qT1", "Na"]]
     assert enrich["parcellations"] == ["GM", "all"]
+    learn = study["stages"][4]  # learning curves on enrich's classifier and pipeline
+    assert learn["kind"] == "learn" and learn["classifiers"] == enrich["classifiers"]
+    assert learn["pipeline"] == {"row_scaling": "standard", "column_scaling": "standard"}
+    assert learn["modalities"] == enrich["modalities"] and learn["options"] == {"repeats": 20}
     assert "#" in study_path.read_text()  # a documented example
 
 

@@ -13,7 +13,7 @@ def test_reductions_are_listed_and_the_reduced_study_is_valid(tmp_path):
     study_path = write_synthetic_cohort(tmp_path)
     published = load_study_file(study_path)
     assert published.permutations == 50
-    assert [s.name for s in published.stages] == ["screen", "refine", "tune", "enrich"]
+    assert [s.name for s in published.stages] == ["screen", "refine", "tune", "enrich", "learn"]
     assert published.stages[1].grid.size() == 297
     doc = yaml.safe_load(study_path.read_text())
     for quick in (False, True):
@@ -23,4 +23,10 @@ def test_reductions_are_listed_and_the_reduced_study_is_valid(tmp_path):
         grid = study.stages[1].grid
         assert any(f"{grid.size()} pipeline configurations instead of 297" in n for n in notes)
         assert any("rfe" in n for n in notes) == ("rfe" not in grid.feature_selection)
+        learn = study.stages[4]
+        assert learn.kind == "learn" and learn.tasks == ["2-class"]
+        assert learn.options["repeats"] == (2 if quick else 4)
+        assert any(n.startswith("learn: task 2-class only") and
+                   f"{learn.options['repeats']} subsamples per size instead of 20" in n
+                   for n in notes)
     assert doc["permutations"] == 50  # the input is not modified

@@ -626,7 +626,10 @@ def test_the_init_template_documents_every_study_key():
 
     text = STUDY_TEMPLATE.template
     written = set(re.findall(r"([A-Za-z_]+):", text))  # keys, set or in comments
-    keys = _model_keys(StudyFile)
+    from cohortbench.design.learn_stage import LearnOptions
+
+    keys = _model_keys(StudyFile) | _model_keys(LearnOptions)  # a kind's options too
     assert {"maps", "blocks", "keep_summary_columns", "reduce_inner_k", "slurm"} <= keys
+    assert {"sizes", "repeats", "project_to"} <= keys
     missing = sorted(keys - written)
     assert not missing, f"the template written by `cohortbench init` does not mention {missing}"

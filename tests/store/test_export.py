@@ -28,7 +28,7 @@ SPEC_EVALUATION_COLUMNS = [
 ]
 EXTRAS = ["imputation", "n_features_used", "config_id", "view_fingerprint", "folds_id", "engine",
           "cohortbench_version", "balanced_accuracy_ci_low", "balanced_accuracy_ci_high",
-          "unreliable_fraction"]
+          "unreliable_fraction", "subset"]
 
 
 def fill(run_dir, order) -> ResultsStore:

@@ -133,4 +133,6 @@ def decision_sentence(decision: dict) -> str:
                      f"classifiers and tasks among {why.get('n_pipelines_compared', '?')} "
                      "pipelines (chosen on these subjects, so optimistic)")
         return text + "."
+    if isinstance(payload.get("text"), str) and payload["text"]:
+        return payload["text"]  # a decision that words itself (e.g. a learn stage's plan)
     return f"Stage {stage}: {kind} decision {payload}."

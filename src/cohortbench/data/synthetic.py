@@ -295,6 +295,18 @@ stages:
     modalities: [[qT1, DTI, Na], [qT1, DTI], [qT1, Na]]   # modalities, maps or `all`
     parcellations: [GM, all]                # default: [all]
     tasks: [3-class, SvF, 2-class]          # default: every task
+  - name: learn                             # would more subjects help? (docs/learning_curves.md)
+    kind: learn                             # standard (default) | learn: learning curves
+    classifiers: [MLR_L2]                   # enrich's classifier and pipeline, no search
+    pipeline: {row_scaling: standard, column_scaling: standard}
+    modalities: [[qT1, DTI, Na], [qT1, DTI], [qT1, Na]]   # one curve per set, same subsamples
+    tasks: [3-class, SvF, 2-class]
+    options:                                # a kind's own settings
+      # sizes: [0.5, 0.75, 1.0]             # subject counts or fractions of the cohort (default:
+                                            #  8 sizes from the smallest the CV allows to all)
+      repeats: 20                           # class-stratified subsamples per size
+      # permutations: 50                    # label shuffles per subsample (default: the study's)
+      # project_to: [40, 50, 60]            # subject counts to project to (default: N+10, N+20, 2N)
 
 analysis:
   top_performers:                           # configurations good on every one of these tasks

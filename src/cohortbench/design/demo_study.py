@@ -9,6 +9,9 @@ them, so nobody mistakes the demo for the full protocol.
   two cores.
 - ``--quick`` is a first look in about a minute, with 3 shuffles: its numbers are
   illustrative and it says so (nothing can be called above chance with 3 shuffles).
+- The ``learn`` stage (learning curves) keeps one task and the grey-matter ROIs, with
+  fewer subsamples per size: two modality sets (with and without the Na maps) in the
+  default demo, one set and four sizes with ``--quick``.
 
 Both keep the published stage structure, shortlist included: the screen's shortlist
 names its classifiers (``shortlist: {keep: [...]}``), as the published study itself
@@ -39,6 +42,8 @@ _FULL = {
     "tune_search": None,
     "enrich_tasks": None,
     "enrich_search": ["none"],
+    "learn": {"tasks": ["2-class"], "modalities": [["qT1", "DTI", "Na"], ["qT1", "DTI"]],
+              "parcellations": ["GM"], "options": {"repeats": 4}},
 }
 
 _QUICK = {
@@ -57,6 +62,8 @@ _QUICK = {
     "tune_search": ["grid", "random"],
     "enrich_tasks": ["3-class"],
     "enrich_search": ["none"],
+    "learn": {"tasks": ["2-class"], "modalities": [["qT1", "DTI", "Na"]],
+              "parcellations": ["GM"], "options": {"sizes": [0.4, 0.6, 0.8, 1.0], "repeats": 2}},
 }
 
 _PUBLISHED_GRID = {
@@ -137,4 +144,21 @@ def reduce_study(doc: dict, *, quick: bool = False) -> tuple[dict, list[str]]:
         if plan.get("enrich_search"):
             enrich["search"] = plan["enrich_search"]
             notes.append("enrich: MLR_L2 with default hyperparameters instead of grid search")
+    learn = _stage(doc, "learn")
+    if learn is not None:
+        notes.append(_reduce_learn(learn, plan["learn"]))
     return doc, notes
+
+
+def _reduce_learn(stage: dict, reduced: dict) -> str:
+    """Reduce the learn stage in place; the reduction in words."""
+    published = dict(stage.get("options") or {})
+    stage.update({k: v for k, v in reduced.items() if k != "options"})
+    stage["options"] = {**published, **reduced["options"]}
+    sets = " and ".join("+".join(m) for m in reduced["modalities"])
+    sizes = reduced["options"].get("sizes")
+    return (f"learn: task {', '.join(reduced['tasks'])} only, modalities {sets}, the GM "
+            f"parcellation, {reduced['options']['repeats']} subsamples per size instead of "
+            f"{published.get('repeats', 20)}"
+            + (f", {len(sizes)} sizes ({', '.join(map(str, sizes))} of the cohort)"
+               if sizes else ""))

@@ -204,4 +204,9 @@ def load_study(path: str | Path) -> LoadedStudy:
             cohort.warnings.append(note)
             warnings.warn(note, UserWarning, stacklevel=2)
     cuts = dict(clinical.attrs.get("label_cuts", {}))
-    return LoadedStudy(path=path, spec=spec, cohort=cohort, clinical=clinical, tasks=tasks, label_cuts=cuts)
+    study = LoadedStudy(path=path, spec=spec, cohort=cohort, clinical=clinical, tasks=tasks,
+                        label_cuts=cuts)
+    from .stage_kinds import check_stage_kinds
+
+    check_stage_kinds(study)  # what a stage's kind cannot do with these tasks
+    return study

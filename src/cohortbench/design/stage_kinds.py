@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -28,7 +29,7 @@ from .plans import Decision, StageContext, StagePlan
 from .stages import best_pipeline, plan_stage, shortlist_classifiers
 
 __all__ = ["StageKind", "register_stage_kind", "unregister_stage_kind", "stage_kind",
-           "stage_kind_names", "STANDARD"]
+           "stage_kind_names", "check_stage_kinds", "plan_standard", "STANDARD"]
 
 STANDARD = "standard"
 
@@ -52,6 +53,11 @@ class StageKind:
         Validates the stage's ``options:`` mapping (None: the kind takes none).
     about : str
         One sentence for the report: what a stage of this kind does.
+    check : callable, optional
+        ``check(study: LoadedStudy, index: int) -> None``: refuses, with one
+        :class:`~cohortbench.errors.StudyError` sentence, what a stage of this kind
+        cannot do with the study's data (e.g. a size too small for the CV); run by
+        ``load_study`` once the tasks are resolved, so ``validate`` says it too.
     """
 
     name: str
@@ -60,6 +66,7 @@ class StageKind:
     cross_stage: bool = True
     options: type | None = None
     about: str = ""
+    check: Callable[[Any, int], None] | None = None
 
 
 _KINDS: dict[str, StageKind] = {}
@@ -83,6 +90,14 @@ def unregister_stage_kind(name: str) -> None:
 
 def stage_kind_names() -> tuple[str, ...]:
     return tuple(_KINDS)
+
+
+def check_stage_kinds(study) -> None:
+    """Run every stage kind's ``check`` against a loaded study (see :class:`StageKind`)."""
+    for index, stage in enumerate(study.spec.stages):
+        kind = stage_kind(stage)
+        if kind.check is not None:
+            kind.check(study, index)
 
 
 def stage_kind(stage) -> StageKind:
@@ -113,7 +128,7 @@ def _classifiers(context: StageContext) -> list[str]:
     return list(stage.classifiers)
 
 
-def _plan_standard(context: StageContext) -> StagePlan:
+def plan_standard(context: StageContext) -> StagePlan:
     study, stage = context.study, context.stage
     decisions = []
     best = None
@@ -190,6 +205,10 @@ def _refuse_empty_shortlist(context: StageContext, index: int, results: pd.DataF
 
 
 register_stage_kind(StageKind(
-    name=STANDARD, plan=_plan_standard, conclude=_conclude_standard,
+    name=STANDARD, plan=plan_standard, conclude=_conclude_standard,
     about="Classifiers, pipelines, searches, modalities and parcellations, as the stage lists "
           "them (the published study's screen, refine, tune and enrich stages)."))
+
+# Built-in kinds defined in their own modules register themselves on import (after the
+# names above exist, which they use).
+from . import learn_stage  # noqa: E402,F401

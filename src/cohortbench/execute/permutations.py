@@ -22,19 +22,11 @@ Choices written down here because other engines must make the same ones:
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 
+from ..design.seeding import stable_int
+
 __all__ = ["stable_int", "label_shuffles", "label_shuffles_within", "permutation_stats"]
-
-
-def stable_int(text: str) -> int:
-    """A 64-bit integer hash of ``text`` that is the same in every process.
-
-    (Python's ``hash()`` of a string is salted per process.)
-    """
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "little")
 
 
 def label_shuffles(y, n_permutations: int, seed: int, task: str) -> np.ndarray:

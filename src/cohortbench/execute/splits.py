@@ -12,47 +12,22 @@ the study seed and the label vector only. The inner splitter is unshuffled
 from __future__ import annotations
 
 import hashlib
-import re
 
 import numpy as np
 from sklearn.model_selection import LeaveOneOut, RepeatedStratifiedKFold, StratifiedKFold
 
+from ..design.cv_schemes import parse_cv_scheme
+from ..design.seeding import stable_int
 from ..errors import DataError, StudyError
-from .permutations import stable_int
 
 __all__ = ["parse_cv_scheme", "outer_splits", "inner_cv", "check_inner_cv", "folds_id",
            "derived_seed"]
-
-_SCHEME = re.compile(r"^(loo|stratified-kfold:(\d+)|repeated-stratified-kfold:(\d+):(\d+))$")
 
 
 def derived_seed(seed: int, purpose: str) -> int:
     """A 32-bit seed for one purpose, derived from the study seed."""
     seq = np.random.SeedSequence([int(seed), stable_int(purpose)])
     return int(seq.generate_state(1, dtype=np.uint32)[0])
-
-
-def parse_cv_scheme(scheme: str) -> tuple[str, int, int]:
-    """Parse a CV scheme string into ``(kind, n_splits, n_repeats)``.
-
-    ``loo`` -> ``("loo", 0, 1)``; ``stratified-kfold:K`` -> ``("stratified-kfold", K, 1)``;
-    ``repeated-stratified-kfold:K:R`` -> ``("repeated-stratified-kfold", K, R)``.
-    """
-    match = _SCHEME.match(str(scheme).strip())
-    if match is None:
-        raise StudyError(
-            f"CV scheme {scheme!r} is not recognised: write loo, stratified-kfold:K "
-            "or repeated-stratified-kfold:K:R (e.g. stratified-kfold:5)."
-        )
-    if match.group(1) == "loo":
-        return "loo", 0, 1
-    if match.group(2) is not None:
-        kind, k, r = "stratified-kfold", int(match.group(2)), 1
-    else:
-        kind, k, r = "repeated-stratified-kfold", int(match.group(3)), int(match.group(4))
-    if k < 2 or r < 1:
-        raise StudyError(f"CV scheme {scheme!r} needs at least 2 folds and 1 repeat.")
-    return kind, k, r
 
 
 def outer_splits(y, n_eval: int, scheme: str, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:

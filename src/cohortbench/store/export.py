@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import RunError
+from .encoding import loads
 from .results_store import ResultsStore
 
 __all__ = [
@@ -39,7 +40,7 @@ EVALUATION_COLUMNS = (
 EVALUATION_EXTRA_COLUMNS = (
     "imputation", "n_features_used", "config_id", "view_fingerprint", "folds_id", "engine",
     "cohortbench_version", "balanced_accuracy_ci_low", "balanced_accuracy_ci_high",
-    "unreliable_fraction",
+    "unreliable_fraction", "subset",
 )
 PREDICTION_COLUMNS = ("evaluation_id", "subject", "true_label", "predicted_label")
 NULL_COLUMNS = ("evaluation_id", "permutation", "accuracy")
@@ -68,6 +69,9 @@ def export_frames(store: ResultsStore) -> dict[str, pd.DataFrame]:
     """
     rename = {"evaluation_key": "evaluation_id"}
     evaluations = store.evaluations_frame().rename(columns=rename)
+    # the subset an evaluation ran on (a learn stage's ``size=S/repeat=R``; empty otherwise)
+    evaluations["subset"] = [(loads(extra, {}) or {}).get("subset") if isinstance(extra, str)
+                             else None for extra in evaluations["extra_json"]]
     predictions = store.predictions_frame().rename(columns=rename)
     nulls = store.nulls_frame().rename(columns=rename)
     return {

@@ -14,10 +14,13 @@ Choices written down here because every engine and configuration must make the s
   (the subsample of 20 subjects is not a subset of the one of 25): each point of the curve is
   a fresh sample of its size, as in Mukherjee et al. (2003), and the bootstrap over repeats
   of each size treats them so. The whole cohort (``size == N``) is the same for every repeat.
-- **Shuffles** within a subsample are permutations of its labels (class counts preserved),
-  shuffle ``i`` seeded by ``SeedSequence([seed, stable_int("learn-shuffle"), stable_int(task),
-  size, repeat, i])``: asking for more shuffles extends the same sequence, and every
-  configuration and modality set of a task sees the same shuffles of the same subsample.
+- **Shuffles** within a subsample are permutations of its labels (class counts preserved):
+  an evaluation on a :class:`~cohortbench.design.plans.Subset` is shuffled by the study's
+  generator seeded with ``(seed, stable_int(task + "|" + key))``
+  (:func:`cohortbench.execute.permutations.label_vectors` through ``Problem.shuffle_key``),
+  the key (:func:`subset_key`) naming the size and the repeat. Asking for more shuffles
+  extends the same sequence, and every configuration and modality set of a task sees the
+  same shuffles of the same subsample.
 - **Smallest size** a CV allows: every outer training fold keeps at least 2 members of
   each class (so every class is learnt from more than one example; with leave-one-out a
   class then needs 3 in the subsample), at least the inner K when a search runs (2 with
@@ -29,22 +32,25 @@ Choices written down here because every engine and configuration must make the s
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 import numpy as np
 
 from ..errors import StudyError
-from .permutations import stable_int
-from .splits import parse_cv_scheme
+from .cv_schemes import parse_cv_scheme
+from .seeding import stable_int
 
 __all__ = [
     "class_allocation",
     "stratified_subsample",
-    "subsample_shuffles",
     "smallest_size",
     "check_sizes",
     "size_ladder",
     "resolve_sizes",
+    "training_size",
+    "subset_key",
+    "parse_subset_key",
 ]
 
 
@@ -103,32 +109,6 @@ def stratified_subsample(y, size: int, *, seed: int, task: str, repeat: int) -> 
     chosen = [rng.choice(np.flatnonzero(codes == k), int(allocation[k]), replace=False)
               for k in range(len(classes))]
     return np.sort(np.concatenate(chosen).astype(np.int64))
-
-
-def subsample_shuffles(y_sub, n_permutations: int, *, seed: int, task: str, size: int,
-                       repeat: int) -> np.ndarray:
-    """``n_permutations`` permutations of a subsample's labels (class counts preserved).
-
-    Parameters
-    ----------
-    y_sub : array-like of shape (size,)
-        The labels of the subsample's subjects, in the subsample's row order.
-    n_permutations : int
-        P (0 gives an empty ``(0, size)`` array).
-    seed, task, size, repeat
-        With the shuffle index they fix each shuffle.
-
-    Returns
-    -------
-    ndarray of shape (P, size), same dtype as ``y_sub``
-    """
-    y_sub = np.asarray(y_sub)
-    if n_permutations < 0:
-        raise ValueError(f"n_permutations must be >= 0; got {n_permutations}.")
-    base = (seed, stable_int("learn-shuffle"), stable_int(task), size, repeat)
-    # One generator per shuffle index: shuffle i does not depend on how many are asked for
-    shuffles = [_generator(*base, i).permutation(y_sub) for i in range(n_permutations)]
-    return np.array(shuffles, dtype=y_sub.dtype).reshape(n_permutations, len(y_sub))
 
 
 def _class_minimum(outer: str, inner: str | None, reduce_inner_k: bool) -> tuple[int, str]:
@@ -256,3 +236,31 @@ def resolve_sizes(sizes: Sequence[float], n_total: int) -> tuple[int, ...]:
             raise StudyError(f"Learning-curve size {value!r} is neither a subject count nor a "
                              "fraction in (0, 1]: write e.g. 20 or 0.5.")
     return tuple(sorted(out))
+
+
+def training_size(n_subjects, outer: str = "loo"):
+    """The mean outer training-set size of a cohort of ``n_subjects`` (the curve's x-axis).
+
+    ``n - 1`` with leave-one-out; ``n (K - 1) / K`` with (repeated) stratified K-fold: the
+    test folds partition the ``n`` subjects, so the training sets average ``n - n / K``.
+    Works on a number or an array.
+    """
+    kind, k, _ = parse_cv_scheme(outer)
+    n = np.asarray(n_subjects, dtype=np.float64)
+    out = n - 1 if kind == "loo" else n * (k - 1) / k
+    return float(out) if out.ndim == 0 else out
+
+
+_KEY = re.compile(r"^size=(\d+)/repeat=(\d+)$")
+
+
+def subset_key(size: int, repeat: int) -> str:
+    """The key of a learning-curve subsample (``size=12/repeat=3``): it names the subset in
+    the store and seeds its label shuffles (with the task)."""
+    return f"size={int(size)}/repeat={int(repeat)}"
+
+
+def parse_subset_key(key) -> tuple[int, int] | None:
+    """``(size, repeat)`` of a :func:`subset_key` (None for anything else)."""
+    match = _KEY.match(str(key)) if isinstance(key, str) else None
+    return (int(match.group(1)), int(match.group(2))) if match else None

@@ -1,4 +1,4 @@
-"""Learning-curve subsamples: allocation, stratified draws, shuffles, size ladder."""
+"""Learning-curve subsamples: allocation, stratified draws, size ladder, training sizes, keys."""
 
 from __future__ import annotations
 
@@ -8,17 +8,19 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from cohortbench.errors import StudyError
-from cohortbench.execute.splits import outer_splits
-from cohortbench.execute.subsamples import (
+from cohortbench.design.subsamples import (
     check_sizes,
     class_allocation,
+    parse_subset_key,
     resolve_sizes,
     size_ladder,
     smallest_size,
     stratified_subsample,
-    subsample_shuffles,
+    subset_key,
+    training_size,
 )
+from cohortbench.errors import StudyError
+from cohortbench.execute.splits import outer_splits
 
 Y = np.repeat(["HC", "fast", "slow"], [14, 8, 8])  # codes: HC=0, fast=1, slow=2 (sorted)
 
@@ -86,23 +88,6 @@ def test_subsamples_cover_the_cohort_evenly():
         assert np.all(np.abs(hits[members] - expected) < 50)
 
 
-def test_shuffles_preserve_class_counts_and_extend_the_same_sequence():
-    idx = stratified_subsample(Y, 16, seed=1, task="3-class", repeat=2)
-    y_sub = Y[idx]
-    shuffles = subsample_shuffles(y_sub, 12, seed=1, task="3-class", size=16, repeat=2)
-    assert shuffles.shape == (12, 16) and shuffles.dtype == y_sub.dtype
-    for row in shuffles:
-        assert sorted(row) == sorted(y_sub)
-    assert len({tuple(r) for r in shuffles}) == 12
-    np.testing.assert_array_equal(
-        shuffles[:5], subsample_shuffles(y_sub, 5, seed=1, task="3-class", size=16, repeat=2))
-    other = subsample_shuffles(y_sub, 12, seed=1, task="3-class", size=16, repeat=3)
-    assert not np.array_equal(shuffles, other)
-    assert subsample_shuffles(y_sub, 0, seed=1, task="t", size=16, repeat=0).shape == (0, 16)
-    with pytest.raises(ValueError):
-        subsample_shuffles(y_sub, -1, seed=1, task="t", size=16, repeat=0)
-
-
 def _cv_ok(y, outer, inner=None):
     """Check a subsample against the CV by running the splits: every class keeps 2 members
     in every outer training fold (and the inner K when a search runs)."""
@@ -150,3 +135,18 @@ def test_resolve_sizes_takes_counts_and_fractions():
     assert resolve_sizes([0.5, 1.0, 12, 12, 0.25], 30) == (8, 12, 15, 30)
     with pytest.raises(StudyError, match="neither a subject count nor a fraction"):
         resolve_sizes([1.5], 30)
+
+
+@pytest.mark.parametrize("outer", ["loo", "stratified-kfold:5", "repeated-stratified-kfold:3:2"])
+def test_training_size_is_the_mean_outer_training_set(outer):
+    for n in (11, 16, 30):
+        y = np.repeat([0, 1], [n // 2, n - n // 2])
+        folds = outer_splits(y, n, outer, seed=0)
+        assert training_size(n, outer) == pytest.approx(np.mean([len(t) for t, _ in folds]))
+    np.testing.assert_allclose(training_size(np.array([10, 20]), "loo"), [9, 19])
+
+
+def test_subset_keys_round_trip():
+    assert subset_key(12, 3) == "size=12/repeat=3"
+    assert parse_subset_key(subset_key(30, 0)) == (30, 0)
+    assert parse_subset_key("toy/1") is None and parse_subset_key(None) is None
