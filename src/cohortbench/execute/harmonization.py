@@ -56,6 +56,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_data
 
+from ..design.configs import UNSEEN_SITE_RULES
 from ..errors import DataError, StudyError
 from .confounds import side_indices, split_side
 
@@ -66,8 +67,6 @@ __all__ = [
     "check_batch_sites",
     "check_sites_seen",
 ]
-
-UNSEEN_SITE_RULES = ("error", "fit-unlabeled")
 
 _EPS = np.finfo(np.float64).eps
 

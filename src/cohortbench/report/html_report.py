@@ -30,7 +30,7 @@ from cohortbench.analyse.narrative import data_sentences, decision_sentence
 from cohortbench.analyse.verdicts import MIN_PERMUTATIONS, format_p, p_floor
 from cohortbench.report.context import ReportContext
 from cohortbench.report.summary import build_summary
-from cohortbench.design.vocabulary import PIPELINE_FIELDS, STEPS
+from cohortbench.design.vocabulary import KEY_FIELDS, STEPS
 from cohortbench.report import figures as F
 
 __all__ = ["build_report", "infer_stage_kind", "STAGE_KINDS"]
@@ -223,7 +223,7 @@ def _top_performer_tasks(frame, context) -> list:
 
 
 def _varying_fields(frame) -> list:
-    return [f for f in PIPELINE_FIELDS if f in frame and frame[f].astype(str).nunique() > 1]
+    return [f for f in KEY_FIELDS if f in frame and frame[f].astype(str).nunique() > 1]
 
 
 def _refine_blocks(frame, stage, slug, figures, context) -> list:
