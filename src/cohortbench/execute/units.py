@@ -26,8 +26,8 @@ from ..store.records import EvaluationResult
 from .problem import Problem
 from .splits import LEAVE_SITE_OUT
 
-__all__ = ["run_unit", "UnitOutcome", "ENGINES", "reference_reason", "SIDE_STEPS_ENGINE",
-           "SITE_FOLDS_ENGINE"]
+__all__ = ["run_unit", "UnitOutcome", "ENGINES", "reference_reason", "handed_over_engine",
+           "SIDE_STEPS_ENGINE", "SITE_FOLDS_ENGINE"]
 
 ENGINES = ("reference", "fast")
 #: ``engine`` of a result the fast engine handed over for its confounds/harmonize steps.
@@ -45,6 +45,11 @@ _HANDED_OVER = {
                    "sites, were evaluated by the reference engine "
                    f"(engine '{SITE_FOLDS_ENGINE}')"),
 }
+
+
+def handed_over_engine(reason: str) -> str:
+    """The ``engine`` a result handed over for ``reason`` (:func:`reference_reason`) records."""
+    return _HANDED_OVER[reason][0]
 
 
 def reference_reason(problem: Problem, config: PipelineConfig, cv: CVScheme) -> str | None:
@@ -168,7 +173,7 @@ def run_unit(problem: Problem, configs: list[PipelineConfig], cv: CVScheme,
             result = (_reference(problem, config, cv, wanted) if wanted
                       else _reference(problem, config, cv))
             if reasons[index] is not None:  # the record says who computed it, and why
-                result = dataclasses.replace(result, engine=_HANDED_OVER[reasons[index]][0])
+                result = dataclasses.replace(result, engine=handed_over_engine(reasons[index]))
             final.append(UnitOutcome(result=result, note=note))
         except Exception as exc:  # noqa: BLE001 - recorded, the study goes on
             final.append(_failure(exc, None))  # a real failure: no fallback to speak of

@@ -29,6 +29,7 @@ from cohortbench.analyse.familywise import describe_configuration
 from cohortbench.analyse.narrative import data_sentences, decision_sentence
 from cohortbench.analyse.verdicts import MIN_PERMUTATIONS, format_p, p_floor
 from cohortbench.report.context import ReportContext
+from cohortbench.report.sites_section import sites_section
 from cohortbench.report.summary import build_summary
 from cohortbench.design.vocabulary import KEY_FIELDS, STEPS
 from cohortbench.report import figures as F
@@ -452,6 +453,16 @@ def _cohort(summary: dict) -> dict:
     }
 
 
+def _sites(info, evaluations, predictions) -> dict:
+    """The covariates-and-sites block (:mod:`.sites_section`) with its tables laid out."""
+    block = sites_section(info, evaluations, predictions)
+    if not block:
+        return {}
+    return {**block, "tables": [_table(frame, title=title) for title, frame in block["tables"]],
+            "effects": _table(block["effects"], {"Accuracy with": "acc",
+                                                 "Accuracy without": "acc", "McNemar p": "p"})}
+
+
 def build_report(run_dir, *, evaluations: pd.DataFrame, predictions: pd.DataFrame,
                  nulls: pd.DataFrame, context: ReportContext | dict,
                  stage_kinds: dict | None = None) -> Path:
@@ -511,6 +522,7 @@ def build_report(run_dir, *, evaluations: pd.DataFrame, predictions: pd.DataFram
         n_evaluations=len(evaluations),
         reductions=[str(r) for r in context.get("reductions") or []],
         cohort=_cohort(context.get("cohort_summary") or {}),
+        sites=_sites(context.get("sites"), evaluations, predictions),
         settings=_table(pd.DataFrame([(k, _plain(v)) for k, v in settings.items()],
                                      columns=["Setting", "Value"])),
         sections=sections,
