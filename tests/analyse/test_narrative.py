@@ -68,8 +68,8 @@ def test_data_sentences_use_p_values_only():
 
 def test_decisions_in_words():
     shortlist = {"stage": "screen", "kind": "shortlist", "payload": {
-        "classifiers": ["MLR_L2", "SVM_LIN"], "rule": "best accuracy >= 0.6 on every task of "
-        "the stage", "reasons": {"MLR_L2": "kept (...)", "SVM_LIN": "kept (...)",
+        "classifiers": ["MLR_L2", "SVM_LIN"], "min_accuracy": 0.6,
+        "rule": "best accuracy >= 0.6 on every task of the stage", "reasons": {"MLR_L2": "kept (...)", "SVM_LIN": "kept (...)",
                                  "KNN": "dropped (accuracy: 2-class 0.500)"}}}
     assert decision_sentence(shortlist) == (
         "After stage screen, MLR_L2, SVM_LIN were shortlisted (best accuracy >= 0.6 on every "
@@ -84,3 +84,12 @@ def test_decisions_in_words():
         "standard, feature selection kbest (k = 50), the highest mean accuracy (0.733) over "
         "its classifiers and tasks among 297 pipelines (chosen on these subjects, so "
         "optimistic).")
+
+
+def test_a_shortlist_by_name_says_who_was_not_listed():
+    decision = {"stage": "screen", "kind": "shortlist", "payload": {
+        "classifiers": ["KNN"], "rule": "the classifiers listed in shortlist.keep",
+        "reasons": {"KNN": "kept (...)", "MLR_L2": "dropped (...)"}}}
+    assert decision_sentence(decision) == (
+        "After stage screen, KNN was shortlisted (the classifiers listed in shortlist.keep); "
+        "MLR_L2 was not listed.")

@@ -112,7 +112,8 @@ def decision_sentence(decision: dict) -> str:
         text = (f"After stage {stage}, {', '.join(kept) if kept else 'no classifier'} "
                 f"{'were' if len(kept) != 1 else 'was'} shortlisted ({rule})")
         if dropped:
-            text += f"; {', '.join(dropped)} did not reach it"
+            text += (f"; {', '.join(dropped)} did not reach it" if "min_accuracy" in payload
+                     else f"; {', '.join(dropped)} {'were' if len(dropped) > 1 else 'was'} not listed")
         return text + "."
     if kind == "pipeline":
         steps = payload.get("pipeline") or {}

@@ -131,7 +131,7 @@ def _with_interval(frame: pd.DataFrame, prefix: str = "accuracy") -> list[str]:
 def _reliability(frame: pd.DataFrame) -> list[str]:
     if "numerically_reliable" not in frame:
         return [""] * len(frame)
-    return ["no: RFE on raw values" if value is False or value == 0 else ""
+    return ["no: RFE on raw values" if not pd.isna(value) and not bool(value) else ""
             for value in frame["numerically_reliable"].tolist()]
 
 

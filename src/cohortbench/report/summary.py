@@ -67,13 +67,14 @@ def _comparisons(evaluations: pd.DataFrame, predictions: pd.DataFrame, best) -> 
             sentence = _compare(evaluations, predictions, best, start_row,
                                 ("the best configuration", f"the study's starting pipeline "
                                  f"(stage {stages[0]})"))
-            out.append(f"{sentence} This comparison is optimistic: the best was chosen on the "
-                       "same subjects.")
+            out.append(f"Task {best['task']}: {sentence} This comparison is optimistic: the "
+                       "best was chosen on the same subjects.")
     if best.get("search", "none") not in ("none", None):
         untuned = _matching(evaluations, best, search="none")
         if len(untuned):
-            out.append(_compare(evaluations, predictions, best, untuned.iloc[0],
-                                (f"tuned ({best['search']} search)", "the same pipeline untuned")))
+            sentence = _compare(evaluations, predictions, best, untuned.iloc[0],
+                                (f"tuned ({best['search']} search)", "the same pipeline untuned"))
+            out.append(f"Task {best['task']}: {sentence}")
     return out
 
 
