@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import DataError
 from .harmonization import check_batch_sites, check_preserved_covariates, check_sites_seen
 from .permutations import label_vectors
-from .side_columns import check_levels_in_folds
+from .side_columns import _is_numeric, check_levels_in_folds
 from .splits import parse_cv_scheme, problem_inner_cv, problem_outer_splits
 
 __all__ = ["check_side_problem", "site_counts"]
@@ -78,7 +78,8 @@ def check_side_problem(problem, cv, side, confound_sets, combat, searching: bool
                                        labels, task=task, key="harmonize.preserve")
     used = {name for names in confound_sets for name in names}
     used |= {name for preserve, _ in combat for name in preserve}
-    categorical = [name for name in side.covariates if name in used and not _numeric(raw[name])]
+    categorical = [name for name in side.covariates if name in used
+                   and not _is_numeric(raw[name])]
     if not categorical and not combat:
         return
     for y, folds in _fold_sets(problem, cv):
@@ -88,12 +89,6 @@ def check_side_problem(problem, cv, side, confound_sets, combat, searching: bool
             check_sites_seen(problem.sites, folds, unseen, f"data.batch '{side.batch}'")
             if searching:
                 _check_inner_sites(problem, cv, y, folds, unseen, side.batch)
-
-
-def _numeric(series) -> bool:
-    import pandas as pd
-
-    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
 def _check_inner_sites(problem, cv, y, folds, unseen: str, batch: str) -> None:
