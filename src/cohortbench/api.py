@@ -24,8 +24,8 @@ from .execute.backends import make_backend
 from .execute.estimate import estimate_study
 from .execute.problem import make_problem
 from .execute.progress import make_progress
-from .execute.runner import (RunOutcome, package_version, prepare_problems, run_study,
-                             view_dropped)
+from .execute.preparation import prepare
+from .execute.runner import RunOutcome, package_version, run_study, view_dropped
 from .store.export import export_csvs, export_frames
 from .store.records import EvaluationResult
 from .store.results_store import ResultsStore
@@ -47,7 +47,10 @@ def validate(path: str | Path, *, jobs: int | None = None, engine: str = "fast",
     timed fits of the study's data).
     """
     study = load_study(path)
-    problems, warnings = prepare_problems(study)
+    prepared = prepare(study)
+    problems, warnings = prepared.problems, prepared.warnings
+    sites = _sites_summary(prepared.sites)
+    warnings = warnings + [w for t in sites.get("tasks", {}).values() for w in t["warnings"]]
     summary = {
         "study": study.spec.name,
         "cohort": study.cohort.summary(),
@@ -64,7 +67,36 @@ def validate(path: str | Path, *, jobs: int | None = None, engine: str = "fast",
     if estimate:
         summary["estimate"] = estimate_study(study, problems, engine=engine,
                                              workers=jobs or os.cpu_count() or 1)
+    if sites:  # only for a study with covariates or a batch column
+        summary["sites"] = sites
     return study, summary
+
+
+def _sites_summary(recorded: dict) -> dict:
+    """Covariates, batch and per task the site x class table with its test and warnings."""
+    if not recorded:
+        return {}
+    from .analyse.sites import balance_from_counts
+
+    tasks = {}
+    for task, counts in (recorded.get("tasks") or {}).items():
+        balance = balance_from_counts(counts)
+        tasks[task] = {**counts, "test": balance.test, "p_value": balance.p_value,
+                       "warnings": [f"task '{task}': {w}" for w in balance.warnings]}
+    return {"covariates": list(recorded.get("covariates") or []),
+            "batch": recorded.get("batch"), "tasks": tasks}
+
+
+def _site_lines(sites: dict) -> list[str]:
+    lines = [f"covariates: {', '.join(sites['covariates']) or 'none'}"
+             + (f"; sites from column '{sites['batch']}' (label shuffles stay within sites)"
+                if sites.get("batch") else "")]
+    for task, t in sites.get("tasks", {}).items():
+        p = "" if t["p_value"] is None else f", {t['test']}: p = {t['p_value']:.3g}"
+        lines.append(f"task {task} by site ({', '.join(t['classes'])}){p}:")
+        lines += [f"  {site}: {', '.join(str(n) for n in row)}"
+                  for site, row in zip(t["sites"], t["counts"])]
+    return lines
 
 
 def summary_lines(summary: dict) -> list[str]:
@@ -86,6 +118,8 @@ def summary_lines(summary: dict) -> list[str]:
         lines.append(f"task {name}: {counts}{extra}")
     for label, cut in summary["label_cuts"].items():
         lines.append(f"label {label}: cut at {cut:.4g}")
+    if summary.get("sites"):
+        lines += _site_lines(summary["sites"])
     for view, dropped in summary["dropped"].items():
         for subject, why in dropped.items():
             lines.append(f"dropped from {view}: {subject} ({why})")
@@ -165,7 +199,7 @@ def _run_estimate(study: LoadedStudy, out: Path, backend, engine: str, replace: 
     from .execute.runner import evaluation_keys
     from .store.results_store import STORE_NAME
 
-    problems, _ = prepare_problems(study)
+    problems = prepare(study).problems
     done_keys: set = set()
     if not replace and (Path(out) / STORE_NAME).exists():
         with ResultsStore.open(Path(out), create=False) as store:
@@ -201,15 +235,23 @@ def evaluate(study: LoadedStudy, task: str, config: PipelineConfig, *, modalitie
     """Evaluate one pipeline configuration on one task of a loaded study."""
     if task not in study.tasks:
         raise StudyError(f"unknown task '{task}'; the study has {', '.join(study.tasks)}")
+    import dataclasses
+
+    from .execute.side_data import study_side_data
+    from .execute.units import handed_over_engine, reference_reason
+
     view = study.cohort.view(list(modalities) if modalities else None, parcellation)
-    problem, _ = make_problem(view, study.tasks[task])
-    if engine == "fast":
+    problem, _ = make_problem(view, study.tasks[task], side=study_side_data(study))
+    reason = reference_reason(problem, config, study.cv) if engine == "fast" else None
+    if engine == "fast" and reason is None:
         from .execute.fast import evaluate_fast
 
         return evaluate_fast(problem, [config], study.cv)[0]
     from .execute.reference_engine import evaluate_reference
 
-    return evaluate_reference(problem, config, study.cv)
+    result = evaluate_reference(problem, config, study.cv)
+    # the fast engine has no path for side steps or site folds: say who computed it
+    return dataclasses.replace(result, engine=handed_over_engine(reason)) if reason else result
 
 
 def _open_existing(run_dir: str | Path) -> ResultsStore:

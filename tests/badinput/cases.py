@@ -101,6 +101,32 @@ def _first_group_in_lower_case(root: Path) -> None:
     edit_table("participants.tsv", change)(root)
 
 
+def _with_sites(per_group: dict[str, list[str]]):
+    """participants.tsv gains ``site``: the k-th subject of each group gets ``per_group[g][k]``
+    (6 HC, 10 ALS in the base cohort)."""
+    def change(frame):
+        rank = frame.groupby("group").cumcount()
+        return frame.assign(site=[per_group[g][k] for g, k in zip(frame["group"], rank)])
+    return edit_table("participants.tsv", change)
+
+
+#: Two sites, each with half of every group.
+_BALANCED = {"HC": ["A", "B"] * 3, "ALS": ["A", "B"] * 5}
+
+
+def _add_column(name: str, values):
+    """participants.tsv gains a column; ``values(frame)`` gives its cells."""
+    return edit_table("participants.tsv", lambda f: f.assign(**{name: values(f)}))
+
+
+def _study_keys(*changes):
+    """Several changes of the study mapping at once."""
+    def change(doc):
+        for c in changes:
+            c(doc)
+    return edit_study(change)
+
+
 CASES: list[Case] = [
     # ---- the study file itself
     Case("yaml-syntax-error",
@@ -311,6 +337,48 @@ CASES: list[Case] = [
     Case("windows-backslash-path",
          edit_text(STUDY_FILE, "FA: maps/FA.tsv", "FA: maps\\FA.tsv"),
          ("does not exist", "/ instead of \\")),
+    # ---- issue 21: covariates, sites, harmonization
+    Case("covariate-with-missing-values",
+         chain(set_cell("participants.tsv", 2, "age", "n/a"),
+               _study_keys(set_key("data.covariates", ["age"]),
+                           lambda d: set_stage(d, pipeline={"confounds": ["age"]}))),
+         ("Covariate 'age'", "missing for 1 subject(s)", "sub-003", "data.missing: drop-subjects")),
+    Case("covariate-not-a-column",
+         edit_study(set_key("data.covariates", ["ages"])),
+         ("data.covariates[0]", "'ages'", "not a column", "did you mean 'age'")),
+    Case("covariate-defines-a-label",
+         edit_study(set_key("data.covariates", ["age", "group"])),
+         ("data.covariates[1]", "'group'", "defines label 'progression'", "remove it")),
+    Case("confounds-not-a-covariate",
+         _study_keys(set_key("data.covariates", ["age"]),
+                     lambda d: set_stage(d, pipeline={"confounds": ["sex"]})),
+         ("stages[0].pipeline.confounds[0]", "'sex'", "data.covariates")),
+    Case("categorical-level-too-rare-for-the-folds",
+         chain(_add_column("scanner", lambda f: ["S2"] + ["S1"] * (len(f) - 1)),
+               _study_keys(set_key("data.covariates", ["scanner"]),
+                           lambda d: set_stage(d, pipeline={"confounds": ["scanner"]}))),
+         ("Covariate 'scanner'", "level 'S2'", "sub-001", "too few", "training fold")),
+    Case("batch-column-with-one-site",
+         chain(_add_column("site", lambda f: ["A"] * len(f)),
+               edit_study(set_key("data.batch", "site"))),
+         ("data.batch 'site'", "single site 'A'", "remove the batch setting")),
+    Case("harmonize-without-batch",
+         edit_study(lambda d: set_stage(d, pipeline={"harmonize": "combat"})),
+         ("stages[0].pipeline.harmonize", "data.batch")),
+    Case("leave-site-out-without-batch",
+         edit_study(set_key("cv.outer", "leave-site-out")),
+         ("cv.outer", "leave-site-out", "data.batch")),
+    Case("site-with-one-class-under-leave-site-out",
+         chain(_with_sites({"HC": ["C", "C", "A", "B", "A", "B"], "ALS": ["A", "B"] * 5}),
+               _study_keys(set_key("data.batch", "site"), set_key("cv.outer", "leave-site-out"))),
+         ("Site 'C'", "holds only class 'HC'", "leave-site-out")),
+    Case("label-among-preserved-covariates",
+         chain(_with_sites(_BALANCED), _add_column("dx", lambda f: list(f["group"])),
+               _study_keys(set_key("data.covariates", ["age", "dx"]),
+                           set_key("data.batch", "site"),
+                           lambda d: set_stage(d, pipeline={
+                               "harmonize": {"method": "combat", "preserve": ["age", "dx"]}}))),
+         ("harmonize.preserve", "'dx'", "recodes the label", "remove it")),
     # ---- warnings: the study runs, the user is told
     # ---- issue 15: what the tool decides or fills is said
     Case("stage-names-a-map-as-modality",
@@ -371,6 +439,16 @@ CASES: list[Case] = [
     Case("parcellation-roi-missing-from-one-map",
          edit_table("maps/FA.tsv", lambda f: f.drop(columns=[ROI])),
          ("warning:", "Parcellation 'GM'", "map 'FA'", ROI), kind="warning"),
+    # ---- issue 21: the site x class table warns
+    Case("class-balance-differs-between-sites",
+         chain(_with_sites({"HC": ["A"] * 5 + ["B"], "ALS": ["A"] + ["B"] * 9}),
+               edit_study(set_key("data.batch", "site"))),
+         ("warning:", "task '2-class'", "Class balance differs between sites",
+          "Fisher's exact test", "within-site permutations"), kind="warning"),
+    Case("site-holds-one-class",
+         chain(_with_sites({"HC": ["C", "C", "A", "B", "A", "B"], "ALS": ["A", "B"] * 5}),
+               edit_study(set_key("data.batch", "site"))),
+         ("warning:", "Site 'C' holds only class 'HC'"), kind="warning"),
     # ---- odd but valid: read exactly like the base
     Case("csv-with-bom", tsv_to_csv("maps/qT1.tsv", sep=",", bom=True),
          kind="ok", same_data=True),

@@ -163,8 +163,10 @@ def test_spec_grid_expands_to_297_distinct_pipelines(tmp_path):
     steps = grid.expand()
     assert len(steps) == 297 == grid.size()
     assert len({json.dumps(s, sort_keys=True) for s in steps}) == 297
+    # (the side steps, confounds and harmonize, enter a step dict only when a grid sets them)
     assert all(set(s) == set(configs.PipelineConfig.__dataclass_fields__) - {
-        "classifier", "imputation", "search"} for s in steps)
+        "classifier", "imputation", "search", "confounds", "harmonize", "preserve",
+        "unseen_site"} for s in steps)
     assert steps[0] == {"row_scaling": "none", "column_scaling": "none",
                         "feature_selection": "none", "n_features": None, "dim_reduction": "none"}
     assert steps[-1] == {"row_scaling": "minmax", "column_scaling": "minmax",
@@ -445,8 +447,8 @@ def test_imputation_in_a_pipeline_points_to_data_missing(tmp_path):
         (lambda m: m["tasks"].__setitem__(3, {"classes": {}}),
          'tasks.3: this name must be text; put it in quotes, e.g. "3"'),
         (lambda m: m["cv"].__setitem__("outer", "kfold:5"),
-         "cv.outer: must be loo, stratified-kfold:K (K >= 2) or repeated-stratified-kfold:K:R "
-         "(K >= 2, R >= 1), got 'kfold:5'"),
+         "cv.outer: must be loo, stratified-kfold:K (K >= 2), repeated-stratified-kfold:K:R "
+         "(K >= 2, R >= 1) or leave-site-out, got 'kfold:5'"),
         (lambda m: m["cv"].__setitem__("outer", "stratified-kfold:1"), "cv.outer: must be loo"),
         (lambda m: m["cv"].__setitem__("inner", "loo"),
          "cv.inner: must be stratified-kfold:K with K >= 2, got 'loo'"),

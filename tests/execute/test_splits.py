@@ -139,3 +139,43 @@ def test_folds_id_is_a_content_hash():
     assert folds_id(swapped) != folds_id(splits)
     moved = [(splits[0][0][:-1], np.append(splits[0][1], splits[0][0][-1]))] + splits[1:]
     assert folds_id(moved) != folds_id(splits)
+
+
+# ---- sites (issue 21): the problem's sites reach the folds
+def test_leave_site_out_is_leave_one_group_out_on_the_sites():
+    from sklearn.model_selection import LeaveOneGroupOut
+
+    y = np.array([0, 1, 0, 1, 0, 1, 1, 0, 0, 1])
+    sites = np.array(list("BBAACCABCA"))
+    assert parse_cv_scheme("leave-site-out") == ("leave-site-out", 0, 1)
+    folds = outer_splits(y, len(y), "leave-site-out", 0, groups=sites)
+    expected = list(LeaveOneGroupOut().split(y, y, sites))
+    assert [(list(a), list(b)) for a, b in folds] == [(list(a), list(b)) for a, b in expected]
+    with pytest.raises(StudyError, match="data.batch"):
+        outer_splits(y, len(y), "leave-site-out", 0)
+
+
+def test_the_problem_helpers_pass_the_sites_on():
+    import dataclasses
+
+    from cohortbench.design.configs import CVScheme
+    from cohortbench.execute.site_splits import inner_site_splits
+    from cohortbench.execute.splits import problem_inner_cv, problem_outer_splits
+
+    from .conftest import make_synthetic_problem
+
+    problem = make_synthetic_problem(class_sizes=(6, 6), n_blocks=1, block_size=4)
+    sites = np.array(list("ABC") * 4)
+    cv = CVScheme(outer="stratified-kfold:3", inner="stratified-kfold:2")
+    plain = problem_outer_splits(problem, problem.y, cv)
+    assert folds_id(plain) == folds_id(outer_splits(problem.y, 12, cv.outer, cv.seed))
+    assert isinstance(problem_inner_cv(problem, problem.y[plain[0][0]], plain[0][0], cv),
+                      StratifiedKFold)
+    with_sites = dataclasses.replace(problem, shuffle_groups=sites)
+    train = plain[0][0]
+    got = problem_inner_cv(with_sites, problem.y[train], train, cv)
+    want = inner_site_splits(problem.y[train], sites[train], cv.inner, problem.task,
+                             problem.classes, False)
+    assert [list(t) for t, _ in got] == [list(t) for t, _ in want]
+    lso = problem_outer_splits(with_sites, problem.y, dataclasses.replace(cv, outer="leave-site-out"))
+    assert [sorted(set(sites[test])) for _, test in lso] == [["A"], ["B"], ["C"]]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cohortbench.design.vocabulary import PIPELINE_FIELDS, pipeline_key
+from cohortbench.design.vocabulary import KEY_FIELDS, pipeline_key
 
 __all__ = ["familywise_best", "familywise_per_task", "FAMILYWISE_EXPLANATION",
            "describe_configuration"]
@@ -39,16 +39,18 @@ def describe_configuration(row, fields=None) -> str:
 
     ``fields`` limits it to those pipeline fields (e.g. the ones that vary in a stage).
     """
-    values = dict(zip(PIPELINE_FIELDS, pipeline_key(row)))
-    shown = set(PIPELINE_FIELDS if fields is None else fields)
+    values = dict(zip(KEY_FIELDS, pipeline_key(row)))
+    shown = set(KEY_FIELDS if fields is None else fields)
     if "n_features" in shown:
         shown.add("feature_selection")
     parts = []
-    for name, label in (("row_scaling", "row"), ("column_scaling", "column"),
+    for name, label in (("row_scaling", "row"), ("harmonize", "harmonize"),
+                        ("confounds", "confounds"), ("column_scaling", "column"),
                         ("imputation", "impute"), ("feature_selection", "selection"),
                         ("dim_reduction", "reduction"), ("search", "search")):
         value = values[name]
-        if name not in shown or (name == "imputation" and value in ("none", "")):
+        if name not in shown or (name in ("imputation", "harmonize", "confounds")
+                                 and value in ("none", "")):
             continue
         if name == "feature_selection" and value != "none":
             value = f"{value}-{values['n_features']}"

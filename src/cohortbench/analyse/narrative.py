@@ -14,7 +14,7 @@ import math
 import pandas as pd
 
 from cohortbench.analyse.verdicts import format_p, p_floor
-from cohortbench.design.vocabulary import STEP_LABELS, option_text
+from cohortbench.design.vocabulary import FIELD_LABELS, option_text
 
 __all__ = ["step_sentences", "data_sentences", "decision_sentence"]
 
@@ -25,7 +25,7 @@ def _points(value: float) -> str:
 
 def _option(row) -> str:
     n_features = row.get("n_features")
-    return f"{option_text(row['step'], row['option'], n_features)} ({STEP_LABELS[row['step']].lower()})"
+    return f"{option_text(row['step'], row['option'], n_features)} ({FIELD_LABELS[row['step']].lower()})"
 
 
 def step_sentences(table: pd.DataFrame, *, alpha: float = 0.05) -> list[str]:
@@ -119,11 +119,12 @@ def decision_sentence(decision: dict) -> str:
         steps = payload.get("pipeline") or {}
         why = payload.get("why") or {}
         shown = []
-        for step in ("row_scaling", "column_scaling", "feature_selection", "dim_reduction"):
+        for step in ("row_scaling", "harmonize", "confounds", "column_scaling",
+                     "feature_selection", "dim_reduction"):
             value = steps.get(step)
             if value in (None, "none"):
                 continue
-            shown.append(f"{STEP_LABELS[step].lower()} {option_text(step, value, steps.get('n_features'))}")
+            shown.append(f"{FIELD_LABELS[step].lower()} {option_text(step, value, steps.get('n_features'))}")
         score = next((v for k, v in why.items() if k.startswith("mean_") and k != "mean_z"), None)
         metric = next((k[5:] for k in why if k.startswith("mean_") and k != "mean_z"), "accuracy")
         text = (f"Stage {stage} used the best pipeline of stage {payload.get('from_stage')}: "

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["SiteBalance", "site_class_table", "BALANCE_ALPHA"]
+__all__ = ["SiteBalance", "site_class_table", "balance_from_counts", "BALANCE_ALPHA"]
 
 BALANCE_ALPHA = 0.05
 
@@ -131,3 +131,27 @@ def _shares(counts: pd.DataFrame, proportions: pd.DataFrame) -> str:
     parts = [f"site {site} {int(counts.loc[site, cls])}/{int(counts.loc[site].sum())} "
              f"{cls} ({100 * proportions.loc[site, cls]:.0f} %)" for site in counts.index]
     return ", ".join(parts)
+
+
+def balance_from_counts(counts: dict, *, seed: int = 0,
+                        n_resamples: int = 99_999) -> SiteBalance:
+    """:func:`site_class_table` of recorded counts.
+
+    Parameters
+    ----------
+    counts : dict
+        ``{"sites": [...], "classes": [...], "counts": [[n per class] per site]}``, as a
+        run records them (``run_info["sites"]["tasks"][task]``).
+    seed, n_resamples
+        As for :func:`site_class_table`.
+
+    Returns
+    -------
+    SiteBalance
+    """
+    table = np.asarray(counts["counts"], dtype=np.int64).reshape(len(counts["sites"]), -1)
+    sites = np.repeat(np.asarray(counts["sites"], dtype=object), table.sum(axis=1))
+    labels = np.concatenate([np.repeat(np.asarray(counts["classes"], dtype=object), row)
+                             for row in table]) if table.size else np.array([], dtype=object)
+    return site_class_table(sites, labels, classes=counts["classes"], seed=seed,
+                            n_resamples=n_resamples)

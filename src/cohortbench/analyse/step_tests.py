@@ -17,6 +17,10 @@ Conventions, written down once:
   ``p_bh`` are NaN and ``stars`` is ``"undefined"``.
 - Holm and Benjamini–Hochberg adjustments run within each stage × task × classifier table,
   over the defined p-values only.
+- The side steps (``harmonize``, ``confounds``; issue 21) are steps like the others where
+  the evaluations have them: an option (``combat``, ``age+sex``) is paired with the
+  configuration identical in every other field, the other side step included, that has
+  ``none``. Their rows come after the four steps; without them nothing changes.
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ import pandas as pd
 from scipy import stats
 
 from cohortbench.design.vocabulary import (
+    FIELD_LABELS,
+    KEY_FIELDS,
     OPTION_ORDER,
-    PIPELINE_FIELDS,
-    STEP_LABELS,
+    SIDE_STEPS,
     STEPS,
     option_text,
     pipeline_key,
@@ -55,6 +60,8 @@ STEP_COLUMNS = [
 UNDEFINED = "undefined"
 
 _GROUP = ["stage", "task", "classifier"]
+#: Every step that may be tested, in the order rows are listed.
+_ALL_STEPS = STEPS + SIDE_STEPS
 
 
 def stars_for(p: float) -> str:
@@ -136,10 +143,11 @@ def _group_rows(group: pd.DataFrame) -> list[dict]:
                 "pipeline; remove the duplicate before comparing steps."
             )
         by_key[key] = row
-    fields = list(PIPELINE_FIELDS)
+    fields = list(KEY_FIELDS)
+    steps = STEPS + tuple(s for s in SIDE_STEPS if s in group.columns)
     pairs: dict[tuple, list[float]] = {}
     for key, row in by_key.items():
-        for step in STEPS:
+        for step in steps:
             position = fields.index(step)
             option = key[position]
             if option == "none":
@@ -158,7 +166,7 @@ def _group_rows(group: pd.DataFrame) -> list[dict]:
             pairs.setdefault((step, option, n_features), []).append(difference)
     rows = []
     for (step, option, n_features) in sorted(
-        pairs, key=lambda k: (STEPS.index(k[0]), _option_sort_key(*k))
+        pairs, key=lambda k: (_ALL_STEPS.index(k[0]), _option_sort_key(*k))
     ):
         differences = np.asarray(pairs[(step, option, n_features)], dtype=float)
         rows.append({
@@ -253,7 +261,7 @@ def step_table_for_display(table: pd.DataFrame, *, alpha: float = 0.05) -> pd.Da
         nonzero = int(row["n_pairs"]) if nonzero is None or pd.isna(nonzero) else int(nonzero)
         floor = wilcoxon_floor(nonzero, alpha)
         shown.append({
-            "Pipeline step": STEP_LABELS.get(row["step"], row["step"]),
+            "Pipeline step": FIELD_LABELS.get(row["step"], row["step"]),
             "Option": option_text(row["step"], row["option"], row["n_features"]),
             "n": str(int(row["n_pairs"])),
             "Median difference": f"{row['median_difference']:+.1f} pp",

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cohortbench.design.vocabulary import OPTION_ORDER, PIPELINE_FIELDS, pipeline_key
+from cohortbench.design.vocabulary import (KEY_FIELDS, OPTION_ORDER, PIPELINE_FIELDS,
+                                           SIDE_STEPS, pipeline_key)
 
 __all__ = ["top_performers", "FREQUENCY_STEPS", "TIERS"]
 
@@ -87,6 +88,8 @@ def top_performers(
             raise ValueError(f"No evaluation{where} is for task {task!r}; choose among "
                              f"{', '.join(map(str, frame['task'].unique()))}.")
     frame = frame[frame["task"].isin(tasks)]
+    # the side steps are columns only where a study uses them (then they tell pipelines apart)
+    fields = list(PIPELINE_FIELDS) + [s for s in SIDE_STEPS if s in frame.columns]
     configurations: dict[tuple, dict] = {}
     for _, row in frame.iterrows():
         key = (row["stage"], row["classifier"], pipeline_key(row))
@@ -99,7 +102,7 @@ def top_performers(
         if any(task not in results for task in tasks):
             continue
         record = {"stage": stage_name, "classifier": classifier,
-                  **dict(zip(PIPELINE_FIELDS, pipeline))}
+                  **{f: v for f, v in zip(KEY_FIELDS, pipeline) if f in fields}}
         passes, strict = True, True
         for task in tasks:
             accuracy, z = results[task]
@@ -115,7 +118,7 @@ def top_performers(
     eligible = pd.DataFrame(records)
     if not eligible.empty:
         eligible["n_features"] = eligible["n_features"].astype("Int64")
-    top_columns = ["stage", "classifier", *PIPELINE_FIELDS,
+    top_columns = ["stage", "classifier", *fields,
                    *[f"{p}_{t}" for t in tasks for p in ("accuracy", "z")],
                    "min_accuracy", "strict"]
     if eligible.empty:

@@ -13,6 +13,10 @@ Rules kept here, each said in one sentence when broken:
 - Nothing that defines a label is a feature (:mod:`cohortbench.data.checks`).
 - A subject missing a whole map under an ``impute-*`` policy is imputed only with
   a warning naming the subjects and maps.
+- A covariate (``data.covariates``) that is not a clinical column may be a column a
+  map table leaves out of the features (a FreeSurfer summary such as
+  ``EstimatedTotalIntraCranialVol``, or an ``exclude:`` column): it is joined to the
+  clinical table (:mod:`cohortbench.data.covariates`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import pandas as pd
 
 from cohortbench.data.checks import check_label_named_features, odd_rows
 from cohortbench.data.cohort import MISSING_POLICIES, Cohort, _names, _unknown
+from cohortbench.data.covariates import attach_map_covariates
 from cohortbench.data.freesurfer import is_freesurfer_table, summary_columns
 from cohortbench.data.ids import ID_MATCHES, keyed_ids, mismatch_hint
 from cohortbench.data.tables import (
@@ -61,7 +66,8 @@ def load_cohort(*, maps: Mapping[str, Path | MapFile] | None = None,
                 modalities: dict[str, list[str]] | None = None,
                 parcellations: dict[str, Path | list[str]] | None = None,
                 missing: str = "error", sheet: str | None = None,
-                protected: Mapping[str, str] | None = None) -> Cohort:
+                protected: Mapping[str, str] | None = None,
+                covariates: Sequence[str] = ()) -> Cohort:
     """Read and validate a cohort from per-map tables and/or one wide table.
 
     Parameters
@@ -98,6 +104,10 @@ def load_cohort(*, maps: Mapping[str, Path | MapFile] | None = None,
     protected : mapping of str -> str, optional
         Clinical columns that define labels or tasks -> where the study uses them;
         a feature column of that name is refused.
+    covariates : sequence of str
+        ``data.covariates``: those that are not clinical columns are looked up among
+        the columns map tables leave out of the features and joined to the clinical
+        table.
 
     Raises
     ------
@@ -126,6 +136,7 @@ def load_cohort(*, maps: Mapping[str, Path | MapFile] | None = None,
     used_patterns: set[str] = set()
     raw_maps: dict[str, tuple[str, pd.DataFrame]] = {}
     feature_columns: dict[str, tuple[str, list[str]]] = {}
+    left_out: dict[str, tuple[str, pd.DataFrame]] = {}  # covariates among maps' other columns
 
     wide = wide_ids = None
     if table is not None:
@@ -180,6 +191,9 @@ def load_cohort(*, maps: Mapping[str, Path | MapFile] | None = None,
             raise DataError(f"{path} (map '{name}') has no ROI column left besides the ID "
                             f"column '{frame_id}'; check `exclude:` and the file.")
         feature_columns[name] = (str(path), features)
+        wanted = [c for c in candidates if c in set(covariates) and c not in features]
+        if wanted:
+            left_out[name] = (str(path), frame.loc[:, wanted].set_axis(pd.Index(ids), axis=0))
         check_label_named_features({name: feature_columns[name]}, protected)
         raw_maps[name] = (str(path), _numeric(frame.loc[:, features], ids, path))
 
@@ -192,6 +206,10 @@ def load_cohort(*, maps: Mapping[str, Path | MapFile] | None = None,
         notes.append(f"Column(s) {_names(shared)} are both clinical columns and features of a "
                      "map table; if they are not regional measures, list them under `exclude:`.")
 
+    clinical, found = attach_map_covariates(
+        clinical, covariates, left_out,
+        lambda values, source: _matched_ids(values, clinical.index, id_match, source))
+    decisions.extend(found)
     cohort_maps, sources = {}, {}
     for name, (source, values) in raw_maps.items():
         values = _matched_ids(values, clinical.index, id_match, source)

@@ -243,6 +243,11 @@ data:
   parcellations:                            # `all` (every ROI) always exists
     GM: rois_gm.txt                         # a file with one ROI name per line, or a list
   missing: error                            # error | drop-subjects | impute-mean | impute-median
+  # covariates: [age, sex, EstimatedTotalIntraCranialVol]  # for the confounds/harmonize steps:
+                                            #  clinical columns, or summary columns a FreeSurfer
+                                            #  map table leaves out of the features
+  # batch: site                             # the site (scanner) column: label shuffles within
+                                            #  sites, harmonize, cv.outer: leave-site-out
 
 labels:                                     # derived labels (optional)
   # ALSFRS-R slope in points per month: safe arithmetic (+ - * /, parentheses) over columns
@@ -262,6 +267,7 @@ tasks:                                      # class -> conditions (all must hold
 
 cv:
   outer: loo                                # loo | stratified-kfold:K | repeated-stratified-kfold:K:R
+                                            #  | leave-site-out (one fold per site of data.batch)
   inner: "stratified-kfold:5"               # the hyperparameter search's CV (stratified-kfold:K)
   reduce_inner_k: false                     # lower the inner K to the smallest class instead of failing
 permutations: 50                            # shuffled-label repeats per evaluation (0 = none;
@@ -283,6 +289,9 @@ stages:
       feature_selection: [none, kbest, rfe]
       n_features: [10, 25, 50, 100, 150]    # only with a selector (kbest, rfe)
       dim_reduction: [none, pca, lda]
+      # harmonize: [none, combat]             # ComBat across data.batch sites, fitted in-fold; or
+      #   {method: combat, preserve: [age], unseen_site: error}   # error | fit-unlabeled
+      # confounds: [none, [age, sex]]         # none, or covariates regressed out in-fold
   - name: tune                              # hyperparameter search strategies, matched budgets
     classifiers: shortlist
     pipeline: best                          # best of the previous stage, or explicit steps

@@ -10,7 +10,10 @@ import re
 
 from ..errors import StudyError
 
-__all__ = ["parse_cv_scheme"]
+__all__ = ["parse_cv_scheme", "LEAVE_SITE_OUT"]
+
+#: The outer scheme with one fold per site (``cv.outer: leave-site-out``).
+LEAVE_SITE_OUT = "leave-site-out"
 
 _SCHEME = re.compile(r"^(loo|stratified-kfold:(\d+)|repeated-stratified-kfold:(\d+):(\d+))$")
 
@@ -19,8 +22,11 @@ def parse_cv_scheme(scheme: str) -> tuple[str, int, int]:
     """Parse a CV scheme string into ``(kind, n_splits, n_repeats)``.
 
     ``loo`` -> ``("loo", 0, 1)``; ``stratified-kfold:K`` -> ``("stratified-kfold", K, 1)``;
-    ``repeated-stratified-kfold:K:R`` -> ``("repeated-stratified-kfold", K, R)``.
+    ``repeated-stratified-kfold:K:R`` -> ``("repeated-stratified-kfold", K, R)``;
+    ``leave-site-out`` -> ``("leave-site-out", 0, 1)``.
     """
+    if str(scheme).strip() == LEAVE_SITE_OUT:
+        return LEAVE_SITE_OUT, 0, 1
     match = _SCHEME.match(str(scheme).strip())
     if match is None:
         raise StudyError(

@@ -9,7 +9,8 @@ difference in one sentence naming what changed. What is in it:
 - every resolved task (its subjects, their classes, ``train_only``);
 - a digest of every file read (map tables, the clinical or wide table, ROI lists);
 - the data options that change what is read (``exclude``, ``blocks``,
-  ``id_column``, ``sheet``, ``missing``, ``modalities``, ``parcellations``, …);
+  ``id_column``, ``sheet``, ``missing``, ``modalities``, ``parcellations``, …),
+  and the covariates and batch (site) column of the study;
 - user-registered classifiers (name and parameters).
 
 Stages are *not* in it: adding, removing or editing a stage resumes, reusing every
@@ -29,6 +30,9 @@ __all__ = ["file_digest", "task_fingerprint", "study_fingerprint", "legacy_finge
 
 # Components whose value is a mapping compared entry by entry (name -> what an entry is).
 _PER_ENTRY = {"tasks": "task", "files": "file", "classifiers": "classifier"}
+# Components added after stores were first written -> their value before they existed,
+# so that a store from then is compared with that value (not skipped).
+_ADDED_LATER = {"data.covariates": [], "data.batch": None}
 
 
 def file_digest(path: Path) -> str:
@@ -143,9 +147,9 @@ def fingerprint_differences(old: dict, new: dict) -> list[str]:
     """
     changes = []
     for key in new:
-        if key not in old:
+        if key not in old and key not in _ADDED_LATER:
             continue
-        before, after = old[key], new[key]
+        before, after = old.get(key, _ADDED_LATER.get(key)), new[key]
         if key == "files" and old.get("files_partial"):
             after = {role: v for role, v in (after or {}).items() if role in (before or {})}
         if key in _PER_ENTRY:

@@ -151,6 +151,25 @@ def _check_names(spec: StudyFile, cohort: Cohort, where: str) -> None:
                 )
 
 
+def _check_side_columns(spec: StudyFile, clinical: pd.DataFrame, protected: dict,
+                        where: str) -> None:
+    """``data.covariates`` and ``data.batch`` name columns that exist and define no label."""
+    d = spec.data
+    named = [(f"data.covariates[{i}]", name) for i, name in enumerate(d.covariates or [])]
+    if d.batch is not None:
+        named.append(("data.batch", d.batch))
+    for key, name in named:
+        if name not in clinical.columns:
+            raise StudyError(
+                f"{where}: {key}: '{name}' is not a column of the clinical table, nor a "
+                f"column a map table leaves out of the features{_suggest(name, clinical.columns)}")
+        if name in protected:
+            raise StudyError(
+                f"{where}: {key}: '{name}' defines {protected[name]}, so adjusting for it would "
+                "remove or leak the very difference to predict; remove it from "
+                f"{key.split('[')[0]}")
+
+
 def load_study(path: str | Path) -> LoadedStudy:
     """Read a study file and everything it points at; raise on any bad input.
 
@@ -186,11 +205,13 @@ def load_study(path: str | Path) -> LoadedStudy:
         missing=d.missing,
         sheet=d.sheet,
         protected=columns_used(labels, tasks_spec),
+        covariates=list(d.covariates or []),
     )
     _resolve_stage_modalities(spec, cohort)
     _check_kinds(spec, path.name)
     _check_names(spec, cohort, path.name)
     clinical = derive_labels(cohort.clinical, labels)
+    _check_side_columns(spec, clinical, columns_used(labels, tasks_spec), path.name)
     tasks = build_tasks(clinical, tasks_spec)
     check_recoded_labels(cohort.maps, cohort.sources, tasks)
     for name, task in tasks.items():

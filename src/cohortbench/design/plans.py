@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .configs import PipelineConfig
+from .side_options import side_texts
 
 __all__ = ["Subset", "PlannedEvaluation", "Decision", "StagePlan", "StageContext"]
 
@@ -79,6 +80,8 @@ class PlannedEvaluation:
             "modalities": "+".join(self.modalities),
             "parcellation": self.parcellation,
             **({"subset": self.subset.key} if self.subset is not None else {}),
+            # the side steps only where set: they are stored with the extra fields
+            **side_texts(c),
         }
 
 

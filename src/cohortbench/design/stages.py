@@ -14,6 +14,7 @@ import pandas as pd
 from ..errors import StudyError
 from .configs import PipelineConfig, content_id
 from .plans import PlannedEvaluation
+from .side_options import SIDE_STEPS, side_fields
 from .vocabulary import STEP_FIELDS
 
 __all__ = [
@@ -42,7 +43,7 @@ def _pipeline_steps(stage, best: dict | None) -> list[dict]:
     steps = {k: "none" for k in STEP_KEYS}
     steps["n_features"] = None
     if stage.pipeline is not None:
-        steps.update(stage.pipeline.model_dump())
+        steps.update(stage.pipeline.steps())
     return [steps]
 
 
@@ -83,6 +84,7 @@ def plan_stage(
                                 n_features=steps.get("n_features"),
                                 dim_reduction=steps["dim_reduction"],
                                 search=search,
+                                **side_fields(steps),
                             )
                             planned.append(PlannedEvaluation(
                                 stage=stage.name,
@@ -136,15 +138,18 @@ def best_pipeline(results: pd.DataFrame, metric: str) -> tuple[dict, dict]:
     """The best pipeline (steps only) of a stage, across its classifiers and tasks.
 
     Pipelines are ranked by their mean ``metric`` over every classifier and task,
-    ties broken by mean Z-score, then by first appearance in the stage.
+    ties broken by mean Z-score, then by first appearance in the stage. The side
+    steps (``harmonize``, ``confounds``) are part of a pipeline when the results
+    have them (a study using them); the best one's are passed on where not ``none``.
     """
     if results.empty:
         raise StudyError("`pipeline: best` found no finished results in the previous stage.")
     df = results.copy()
     df["n_features"] = df["n_features"].astype("Float64")
+    keys = list(STEP_KEYS) + [k for k in SIDE_STEPS if k in df.columns]
     df["_pipeline"] = [
-        content_id({k: (None if pd.isna(r[k]) else r[k]) for k in STEP_KEYS})
-        for _, r in df[list(STEP_KEYS)].astype(object).iterrows()
+        content_id({k: (None if pd.isna(r[k]) else r[k]) for k in keys})
+        for _, r in df[keys].astype(object).iterrows()
     ]
     first = {pid: i for i, pid in reversed(list(enumerate(df["_pipeline"])))}
     agg = df.groupby("_pipeline").agg(score=(metric, "mean"), z=("z_score", "mean"))
@@ -155,6 +160,9 @@ def best_pipeline(results: pd.DataFrame, metric: str) -> tuple[dict, dict]:
     row = df[df["_pipeline"] == winner].iloc[0]
     steps = {k: row[k] for k in STEP_KEYS}
     steps["n_features"] = None if pd.isna(steps["n_features"]) else int(steps["n_features"])
+    for k in SIDE_STEPS:
+        if k in df.columns and not pd.isna(row[k]) and str(row[k]) != "none":
+            steps[k] = str(row[k])
     why = {
         "mean_" + metric: round(float(agg.loc[winner, "score"]), 4),
         "mean_z": None if not np.isfinite(agg.loc[winner, "z"]) else round(float(agg.loc[winner, "z"]), 3),

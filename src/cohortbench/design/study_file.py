@@ -33,7 +33,7 @@ from .study_sections import (
     TaskSpec,
 )
 from .study_stage import ShortlistRule, Stage
-from .study_steps import GridSpec, PipelineSpec
+from .study_steps import GridSpec, PipelineSpec, side_options_of
 from .study_yaml import read_study_yaml
 
 __all__ = [
@@ -126,6 +126,7 @@ class StudyFile(StudyModel):
                         f"unknown task '{task}'; {_suggestion(task, task_names)}",
                         "stages", index, "tasks", j,
                     )
+        self._check_side_steps()
         for j, task in enumerate(self.analysis.top_performers.tasks or ()):
             if task not in self.tasks:
                 raise study_error(
@@ -133,6 +134,33 @@ class StudyFile(StudyModel):
                     "analysis", "top_performers", "tasks", j,
                 )
         return self
+
+    def _check_side_steps(self) -> None:
+        """Confounds and preserved covariates are study covariates; sites need a batch."""
+        covariates = list(self.data.covariates or [])
+        batch = self.data.batch
+        if self.cv.outer == "leave-site-out" and batch is None:
+            raise study_error("leave-site-out needs the site column; name it in data.batch "
+                              "(e.g. batch: site)", "cv", "outer")
+        for index, stage in enumerate(self.stages):
+            for subpath, step, option in side_options_of(stage):
+                where = ("stages", index, *subpath)
+                if option is None or option == "none":
+                    continue
+                if step == "harmonize" and batch is None:
+                    raise study_error("harmonization needs the site column; name it in "
+                                      "data.batch (e.g. batch: site)", *where)
+                names = option if step == "confounds" else (
+                    getattr(option, "preserve", None) or [])
+                for j, name in enumerate(names):
+                    path = (*where, j) if step == "confounds" else (*where, "preserve", j)
+                    if name == batch and step == "harmonize":
+                        raise study_error(f"'{name}' is the batch column, which ComBat removes; "
+                                          "it cannot also be preserved", *path)
+                    if name not in covariates:
+                        known = ", ".join(covariates) or "none yet"
+                        raise study_error(f"'{name}' is not a covariate of the study; list it "
+                                          f"under data.covariates (now: {known})", *path)
 
     @property
     def base_dir(self) -> Path | None:

@@ -52,6 +52,19 @@ NonEmptyStr = Annotated[str, Field(min_length=1)]
 Names = Annotated[list[NonEmptyStr], Field(min_length=1), AfterValidator(no_repeats)]
 
 
+def _plain_names(values: list[str]) -> list[str]:
+    """Refuse names holding the characters that separate names in option texts."""
+    from .side_options import RESERVED_CHARACTERS
+
+    for index, value in enumerate(values):
+        bad = [c for c in RESERVED_CHARACTERS if c in value]
+        if bad:
+            raise study_error(
+                f"'{value}' holds '{bad[0]}', which cohortbench uses to join covariate names; "
+                "rename the column (e.g. with _ instead)", index)
+    return values
+
+
 def _resolve_path(value: Any, info: ValidationInfo) -> Path:
     # Relative paths are relative to the study file, whose folder the loader
     # passes in the validation context; existence is checked by the data loader.
@@ -149,6 +162,13 @@ class DataSection(StudyModel):
     set its own, ``{file: ..., id_column: ...}``). ``id_match`` says how IDs are
     compared across tables; ``keep_summary_columns`` keeps FreeSurfer summary
     columns that are otherwise left out of the features.
+
+    ``covariates`` names per-subject columns for the ``confounds`` and ``harmonize``
+    steps: clinical columns, or summary columns of a FreeSurfer map table that are left
+    out of the features (``EstimatedTotalIntraCranialVol``); numeric or categorical.
+    ``batch`` names the site (scanner, centre) column: with it, label shuffles stay
+    within sites, inner folds keep each site's class balance, and ``harmonize`` and
+    ``cv.outer: leave-site-out`` become available.
     """
 
     maps: Annotated[dict[NonEmptyStr, MapEntry], Field(min_length=1)] | None = None
@@ -163,6 +183,8 @@ class DataSection(StudyModel):
     modalities: Annotated[dict[NonEmptyStr, Names], Field(min_length=1)] | None = None
     parcellations: dict[NonEmptyStr, Parcellation] = Field(default_factory=dict)
     missing: Literal["error", "drop-subjects", "impute-mean", "impute-median"] = "error"
+    covariates: Annotated[Names, AfterValidator(_plain_names)] | None = None
+    batch: NonEmptyStr | None = None
 
     @field_validator("maps")
     @classmethod
@@ -205,6 +227,7 @@ class DataSection(StudyModel):
             "parcellations": {name: (value if isinstance(value, list) else "file")
                               for name, value in self.parcellations.items()},
             "maps": per_map,
+            "covariates": list(self.covariates or []), "batch": self.batch,
         }
 
     @field_validator("parcellations")
@@ -344,8 +367,10 @@ class CVSection(StudyModel):
     """Cross-validation: the outer scheme, the inner one (for searches).
 
     ``outer``: ``loo`` | ``stratified-kfold:K`` | ``repeated-stratified-kfold:K:R``
-    (K >= 2, R >= 1); ``inner``: ``stratified-kfold:K``. ``reduce_inner_k`` lowers
-    the inner K to the smallest class size instead of failing.
+    (K >= 2, R >= 1) | ``leave-site-out`` (one fold per site of ``data.batch``);
+    ``inner``: ``stratified-kfold:K`` (stratified by class within sites when
+    ``data.batch`` is set). ``reduce_inner_k`` lowers the inner K to the smallest
+    class size instead of failing.
     """
 
     outer: str = "loo"
@@ -355,12 +380,14 @@ class CVSection(StudyModel):
     @field_validator("outer")
     @classmethod
     def _check_outer(cls, value: str) -> str:
+        if value.strip() == "leave-site-out":
+            return "leave-site-out"
         match = _OUTER.match(value.strip())
         numbers = [int(g) for g in match.groups()[1:] if g is not None] if match else []
         if not match or (numbers and numbers[0] < 2) or (len(numbers) == 2 and numbers[1] < 1):
             raise study_error(
-                "must be loo, stratified-kfold:K (K >= 2) or repeated-stratified-kfold:K:R "
-                f"(K >= 2, R >= 1), got {describe_value(value)}"
+                "must be loo, stratified-kfold:K (K >= 2), repeated-stratified-kfold:K:R "
+                f"(K >= 2, R >= 1) or leave-site-out, got {describe_value(value)}"
             )
         return value.strip()
 

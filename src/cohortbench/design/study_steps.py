@@ -5,16 +5,26 @@
 ``n_features`` pairing only with a feature selector (so the study's grid of
 3 row x 3 column x (none + 2 selectors x 5 k) x 3 reductions gives 297 pipelines).
 Missing-value imputation is not a pipeline step here: it follows ``data.missing``.
+
+Two steps use per-subject side data (issue 21, ``docs/harmonization.md``):
+``confounds`` (``none`` or a list of ``data.covariates`` regressed out in-fold) and
+``harmonize`` (``none``, ``combat``, or ``{method: combat, preserve: [...],
+unseen_site: error | fit-unlabeled}``). In a ``grid`` each lists its options:
+``confounds: [none, [age, sex], [age, sex, icv]]`` (a list of lists),
+``harmonize: [none, combat]``. A step dict carries them as texts
+(:mod:`~cohortbench.design.side_options`) and only when not ``none``, so that a
+study without them plans exactly what it planned before.
 """
 
 from __future__ import annotations
 
 import itertools
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, model_validator
 
-from .study_errors import no_repeats, study_error
+from .side_options import confounds_text, harmonize_text
+from .study_errors import no_repeats, study_error, union_tag
 from .study_model import StudyModel
 
 __all__ = [
@@ -22,6 +32,12 @@ __all__ = [
     "ColumnScaling",
     "FeatureSelection",
     "DimReduction",
+    "HarmonizeSpec",
+    "ConfoundsOption",
+    "HarmonizeOption",
+    "option_text",
+    "side_options_of",
+    "side_settings",
     "STEP_KEYS",
     "PipelineSpec",
     "GridSpec",
@@ -53,6 +69,97 @@ _FeatureCounts = _options(Annotated[int, Field(ge=1)])
 _ReductionOptions = _options(DimReduction)
 
 
+class HarmonizeSpec(StudyModel):
+    """ComBat with settings: ``{method: combat, preserve: [age, sex], unseen_site: error}``.
+
+    Attributes
+    ----------
+    method : {'combat'}
+    preserve : list of str or None
+        Covariates (of ``data.covariates``) whose effects ComBat keeps; never the class
+        label or anything recoding it (refused).
+    unseen_site : {'error', 'fit-unlabeled'}
+        What a held-out subject from a site unseen in training gets: an error, or that
+        site's parameters estimated from its own held-out rows without labels
+        (transductive).
+    """
+
+    method: Literal["combat"] = "combat"
+    preserve: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1),
+                        AfterValidator(no_repeats)] | None = None
+    unseen_site: Literal["error", "fit-unlabeled"] = "error"
+
+
+def _word_or_list(value: Any) -> str:
+    return union_tag("word") if isinstance(value, str) else union_tag("list")
+
+
+def _word_or_mapping(value: Any) -> str:
+    return union_tag("settings") if isinstance(value, (dict, HarmonizeSpec)) else union_tag("word")
+
+
+_Covariates = Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1),
+                        AfterValidator(no_repeats)]
+def _one_covariate_word(value: Any) -> Any:
+    if isinstance(value, str) and value != "none":
+        raise study_error(f"give none or a list of covariates, e.g. [{value}]")
+    return value
+
+
+def _grid_of_options(value: Any) -> Any:
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value) \
+            and any(v != "none" for v in value):
+        raise study_error("a grid lists options, each none or a list of covariates; write "
+                          f"[none, [{', '.join(v for v in value if v != 'none')}]]")
+    return value
+
+
+#: ``none``, or the covariates to regress out.
+ConfoundsOption = Annotated[
+    Union[Annotated[Literal["none"], Tag(union_tag("word"))],
+          Annotated[_Covariates, Tag(union_tag("list"))]],
+    Discriminator(_word_or_list),
+    BeforeValidator(_one_covariate_word),
+]
+#: ``none``, ``combat``, or ComBat with settings.
+HarmonizeOption = Annotated[
+    Union[Annotated[Literal["none", "combat"], Tag(union_tag("word"))],
+          Annotated[HarmonizeSpec, Tag(union_tag("settings"))]],
+    Discriminator(_word_or_mapping),
+]
+
+
+def option_text(step: str, value) -> str:
+    """A side step's option as the text stored and exported (``none`` when unset)."""
+    if value is None or value == "none":
+        return "none"
+    if step == "confounds":
+        return confounds_text(value)
+    if isinstance(value, HarmonizeSpec):
+        return harmonize_text(value.method, value.preserve or (), value.unseen_site)
+    return harmonize_text(value)
+
+
+def _distinct_options(step: str):
+    def check(values: list) -> list:
+        seen: dict[str, int] = {}
+        for index, value in enumerate(values):
+            text = option_text(step, value)
+            if text in seen:
+                raise study_error(f"the same option as entry {seen[text]} ({text}); list each "
+                                  "once", index)
+            seen[text] = index
+        return values
+    return check
+
+
+def _side_steps(harmonize, confounds) -> dict:
+    """The step dict's side entries: texts, only for steps not at ``none``."""
+    out = {"harmonize": option_text("harmonize", harmonize),
+           "confounds": option_text("confounds", confounds)}
+    return {key: value for key, value in out.items() if value != "none"}
+
+
 class PipelineSpec(StudyModel):
     """One fixed pipeline: an option per step (``none`` where not given).
 
@@ -64,6 +171,10 @@ class PipelineSpec(StudyModel):
         The number of features a selector keeps; required with a selector and
         only with one.
     dim_reduction : {'none', 'pca', 'lda'}
+    confounds : 'none' or list of str or None
+        Covariates regressed out of every feature, in-fold.
+    harmonize : 'none', 'combat', HarmonizeSpec or None
+        Site harmonization (needs ``data.batch``).
     """
 
     _key_hints = {"imputation": _IMPUTATION_HINT}
@@ -73,6 +184,8 @@ class PipelineSpec(StudyModel):
     feature_selection: FeatureSelection = "none"
     n_features: Annotated[int, Field(ge=1)] | None = None
     dim_reduction: DimReduction = "none"
+    confounds: ConfoundsOption | None = None
+    harmonize: HarmonizeOption | None = None
 
     @model_validator(mode="after")
     def _n_features_with_selector(self) -> PipelineSpec:
@@ -91,8 +204,9 @@ class PipelineSpec(StudyModel):
         return self
 
     def steps(self) -> dict:
-        """The step dict (keys :data:`STEP_KEYS`) of this pipeline."""
-        return {key: getattr(self, key) for key in STEP_KEYS}
+        """The step dict (keys :data:`STEP_KEYS`, plus side steps set) of this pipeline."""
+        return {**{key: getattr(self, key) for key in STEP_KEYS},
+                **_side_steps(self.harmonize, self.confounds)}
 
 
 class GridSpec(StudyModel):
@@ -105,6 +219,11 @@ class GridSpec(StudyModel):
     n_features : list of int or None
         The numbers of features tried with each selector; required when
         ``feature_selection`` lists ``kbest`` or ``rfe``, and only then.
+    confounds : list or None
+        Options of confound removal: ``none`` or lists of covariates, e.g.
+        ``[none, [age, sex]]``.
+    harmonize : list or None
+        Options of harmonization, e.g. ``[none, combat]``.
     """
 
     _key_hints = {"imputation": _IMPUTATION_HINT}
@@ -114,6 +233,11 @@ class GridSpec(StudyModel):
     feature_selection: _SelectionOptions = Field(default_factory=lambda: ["none"])
     n_features: _FeatureCounts | None = None
     dim_reduction: _ReductionOptions = Field(default_factory=lambda: ["none"])
+    confounds: Annotated[list[ConfoundsOption], Field(min_length=1),
+                         AfterValidator(_distinct_options("confounds")),
+                         BeforeValidator(_grid_of_options)] | None = None
+    harmonize: Annotated[list[HarmonizeOption], Field(min_length=1),
+                         AfterValidator(_distinct_options("harmonize"))] | None = None
 
     @model_validator(mode="after")
     def _n_features_with_selector(self) -> GridSpec:
@@ -135,14 +259,16 @@ class GridSpec(StudyModel):
     def expand(self) -> list[dict]:
         """Every pipeline of the grid, as step dicts, in a fixed order.
 
-        The order is row scaling, then column scaling, then feature selection
+        The order is row scaling, then harmonization, then confound removal
+        (each in the order given), then column scaling, then feature selection
         (``none`` first, then each selector with each ``n_features`` in the
         order given), then dimensionality reduction, the last varying fastest.
 
         Returns
         -------
         list of dict
-            Keys :data:`STEP_KEYS`; ``n_features`` is None without a selector.
+            Keys :data:`STEP_KEYS`, plus ``harmonize``/``confounds`` (texts) where not
+            ``none``; ``n_features`` is None without a selector.
         """
         selections = []
         for selector in self.feature_selection:
@@ -157,9 +283,11 @@ class GridSpec(StudyModel):
                 "feature_selection": selector,
                 "n_features": k,
                 "dim_reduction": reduction,
+                **_side_steps(harmonize, confounds),
             }
-            for row, column, (selector, k), reduction in itertools.product(
-                self.row_scaling, self.column_scaling, selections, self.dim_reduction
+            for row, harmonize, confounds, column, (selector, k), reduction in itertools.product(
+                self.row_scaling, self.harmonize or ["none"], self.confounds or ["none"],
+                self.column_scaling, selections, self.dim_reduction
             )
         ]
 
@@ -170,5 +298,51 @@ class GridSpec(StudyModel):
         )
         return (
             len(self.row_scaling) * len(self.column_scaling) * per_selector
-            * len(self.dim_reduction)
+            * len(self.dim_reduction) * len(self.harmonize or [0]) * len(self.confounds or [0])
         )
+
+
+def side_options_of(stage) -> list[tuple[tuple, str, Any]]:
+    """``(key path below the stage, step, option)`` of every side option a stage names.
+
+    Options are as written (``none``, a list of covariates, ``combat``, a
+    :class:`HarmonizeSpec`); a stage with ``pipeline: best`` names none of its own.
+    """
+    out: list[tuple[tuple, str, Any]] = []
+    if stage.grid is not None:
+        for step in ("harmonize", "confounds"):
+            out += [(("grid", step, i), step, option)
+                    for i, option in enumerate(getattr(stage.grid, step) or [])]
+    elif isinstance(stage.pipeline, PipelineSpec):
+        for step in ("harmonize", "confounds"):
+            option = getattr(stage.pipeline, step)
+            if option is not None:
+                out.append((("pipeline", step), step, option))
+    return out
+
+
+def side_settings(stages) -> tuple[list[tuple[str, ...]], list[tuple[tuple[str, ...], str]]]:
+    """The confound sets and ComBat settings the stages name (for the checks before a run).
+
+    Returns
+    -------
+    confound_sets : list of tuple of str
+        Each ``confounds`` option that is not ``none``, once.
+    combat : list of (preserve, unseen_site)
+        Each ``harmonize`` option that is not ``none``, once.
+    """
+    confound_sets, combat = [], []
+    for stage in stages:
+        for _, step, option in side_options_of(stage):
+            if option is None or option == "none":
+                continue
+            if step == "confounds":
+                entry = tuple(option)
+                if entry not in confound_sets:
+                    confound_sets.append(entry)
+                continue
+            spec = option if isinstance(option, HarmonizeSpec) else HarmonizeSpec()
+            entry = (tuple(spec.preserve or ()), spec.unseen_site)
+            if entry not in combat:
+                combat.append(entry)
+    return confound_sets, combat

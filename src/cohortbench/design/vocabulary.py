@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .configs import COLUMN_SCALINGS, DIM_REDUCTIONS, FEATURE_SELECTIONS, ROW_SCALINGS, SEARCHES
+from .configs import (COLUMN_SCALINGS, DIM_REDUCTIONS, FEATURE_SELECTIONS, HARMONIZATIONS,
+                      ROW_SCALINGS, SEARCHES)
+from .side_options import SIDE_STEPS
 
 __all__ = [
     "STEPS",
     "STEP_FIELDS",
     "PIPELINE_FIELDS",
+    "SIDE_STEPS",
+    "KEY_FIELDS",
     "OPTION_ORDER",
     "STEP_LABELS",
     "FIELD_LABELS",
@@ -33,13 +37,20 @@ PIPELINE_FIELDS = (
     "row_scaling", "imputation", "column_scaling", "feature_selection", "n_features",
     "dim_reduction", "search", "modalities", "parcellation",
 )
-#: Each step's options, in the order they are shown.
+#: With the side steps (``harmonize``, ``confounds``; issue 21): what tells two
+#: configurations apart in analyses. The side steps are columns of the evaluations only
+#: when a study uses them (so exports without them keep their bytes); a row without them
+#: reads ``none``. They are compared against ``none`` like :data:`STEPS` where present.
+KEY_FIELDS = PIPELINE_FIELDS + SIDE_STEPS
+#: Each step's options, in the order they are shown (a confounds option is its covariates).
 OPTION_ORDER = {
     "row_scaling": ROW_SCALINGS,
     "column_scaling": COLUMN_SCALINGS,
     "feature_selection": FEATURE_SELECTIONS,
     "dim_reduction": DIM_REDUCTIONS,
     "search": SEARCHES,
+    "harmonize": HARMONIZATIONS,
+    "confounds": ("none",),
 }
 #: What a step is called in every table, figure and sentence.
 STEP_LABELS = {
@@ -57,6 +68,8 @@ FIELD_LABELS = {
     "modalities": "Modalities",
     "parcellation": "Parcellation",
     "classifier": "Classifier",
+    "harmonize": "Harmonization (sites)",
+    "confounds": "Confound removal",
 }
 
 
@@ -73,14 +86,14 @@ def field_value(row, name):
         return _n_features_value(row.get("n_features"))
     value = row.get(name)
     if value is None or (not isinstance(value, str) and pd.isna(value)):
-        # Missing optional fields (imputation, search) mean the step did not run.
-        return "none" if name in ("imputation", "search") else ""
+        # Missing optional fields (imputation, search, side steps) mean the step did not run.
+        return "none" if name in ("imputation", "search", *SIDE_STEPS) else ""
     return str(value)
 
 
 def pipeline_key(row) -> tuple:
-    """The pipeline fields of one evaluation row as a hashable tuple (PIPELINE_FIELDS order)."""
-    return tuple(field_value(row, name) for name in PIPELINE_FIELDS)
+    """The pipeline fields of one evaluation row as a hashable tuple (KEY_FIELDS order)."""
+    return tuple(field_value(row, name) for name in KEY_FIELDS)
 
 
 def option_text(step: str, option: str, n_features=None) -> str:

@@ -76,8 +76,9 @@ __all__ = [
 ]
 
 #: Pipeline steps applied before the reference point (the features as they enter column
-#: scaling); names as in :mod:`cohortbench.execute.pipelines`.
-PRE_SCALING_STEPS = ("row", "impute")
+#: scaling); names as in :mod:`cohortbench.execute.pipelines`. The side steps come before
+#: column scaling too (they consume the side columns, so what follows sees features only).
+PRE_SCALING_STEPS = ("row", "impute", "harmonize", "confounds", "drop_side")
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import FLOAT_DTYPES, check_is_fitted, validate_data
 
 from .._compat import Interval, StrOptions, fit_context
+from ..design.configs import UNSEEN_SITE_RULES
 from ..errors import DataError, StudyError
 from .confounds import side_indices, split_side
 
@@ -61,8 +62,6 @@ __all__ = [
     "check_batch_sites",
     "check_sites_seen",
 ]
-
-UNSEEN_SITE_RULES = ("error", "fit-unlabeled")
 
 _EPS = np.finfo(np.float64).eps
 

@@ -2,7 +2,8 @@
 
 :func:`prepare` builds every (view, task) problem the study's stages need and checks
 them: the missing-value policy, classes emptied by dropped subjects, whether the
-outer and inner CV can run, ``n_features`` above a view's width.
+outer and inner CV can run, ``n_features`` above a view's width; and, for a study
+with covariates or a batch column, what :mod:`.site_checks` checks.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from ..design.loaded_study import LoadedStudy
+from ..design.study_steps import side_settings
 from ..errors import DataError
 from .problem import Problem, make_problem
-from .splits import check_inner_cv, outer_splits
+from .side_data import SideData, study_side_data
+from .site_checks import check_side_problem, site_counts
+from .splits import check_inner_cv, problem_outer_splits
 
 __all__ = ["Prepared", "prepare", "prepare_problems", "view_dropped", "stage_views"]
 
@@ -27,12 +31,17 @@ class Prepared:
 
     ``problems`` maps ``(modalities, parcellation, task)`` to the whole-task
     :class:`Problem`; ``views`` maps ``(modalities, parcellation)`` to its view,
-    from which stages that evaluate subsets build their own problems.
+    from which stages that evaluate subsets build their own problems (with ``side``,
+    the study's covariates and batch column, None when it names neither).
+    ``sites`` is what the run records about them (``run_info["sites"]``: the
+    covariates, the batch column, per task the site x class counts), empty without.
     """
 
     problems: dict
     views: dict
     warnings: list = field(default_factory=list)
+    side: SideData | None = None
+    sites: dict = field(default_factory=dict)
 
 
 def stage_views(study: LoadedStudy) -> list[tuple[tuple[str, ...], str]]:
@@ -77,7 +86,7 @@ def _cap_warnings(study: LoadedStudy, views: dict) -> list[str]:
 def _check_inner_cv(study: LoadedStudy, problem: Problem) -> None:
     cv = study.cv
     check_inner_cv(problem.y, problem.n_eval, cv.outer, cv.seed, cv.inner, problem.task,
-                   problem.classes, cv.reduce_inner_k)
+                   problem.classes, cv.reduce_inner_k, problem.shuffle_groups)
 
 
 def prepare(study: LoadedStudy) -> Prepared:
@@ -91,10 +100,15 @@ def prepare(study: LoadedStudy) -> Prepared:
     problems = {}
     searching = any(any(s != "none" for s in (st.search or ["none"])) for st in study.spec.stages)
     views = {}
+    side = study_side_data(study)
+    confound_sets, combat = side_settings(study.spec.stages)
+    sites: dict = {}
+    if side is not None:
+        sites = {"covariates": list(side.covariates), "batch": side.batch, "tasks": {}}
     for mods, parc in stage_views(study):
         view = views[(mods, parc)] = study.cohort.view(list(mods), parc)
         for name, task in study.tasks.items():
-            problem, left_out = make_problem(view, task)
+            problem, left_out = make_problem(view, task, side=side)
             if left_out:
                 warnings.append(
                     f"task '{name}' on {'+'.join(mods)}/{parc}: {len(left_out)} subject(s) left out "
@@ -111,7 +125,11 @@ def prepare(study: LoadedStudy) -> Prepared:
             if searching:
                 _check_inner_cv(study, problem)
             else:  # the outer CV alone must still be possible (e.g. K <= subjects)
-                outer_splits(problem.y, problem.n_eval, study.cv.outer, study.cv.seed)
+                problem_outer_splits(problem, problem.y, study.cv)
+            if side is not None:
+                check_side_problem(problem, study.cv, side, confound_sets, combat, searching)
+                if side.batch is not None:
+                    sites["tasks"].setdefault(name, site_counts(problem))
             problems[(mods, parc, name)] = problem
     permutations = study.cv.permutations
     if 0 < permutations < _ENOUGH_SHUFFLES:  # 0 is the documented "no permutation test"
@@ -120,7 +138,7 @@ def prepare(study: LoadedStudy) -> Prepared:
             f"permutations: {permutations} — with fewer than {_ENOUGH_SHUFFLES} shuffles no "
             f"p-value can reach 0.05 ({floor}), so nothing can be called above chance; use "
             f"permutations: {_ENOUGH_SHUFFLES} or more for an answer")
-    return Prepared(problems, views, warnings + _cap_warnings(study, views))
+    return Prepared(problems, views, warnings + _cap_warnings(study, views), side, sites)
 
 
 def prepare_problems(study: LoadedStudy) -> tuple[dict, list[str]]:

@@ -44,7 +44,16 @@ class Problem:
         What identifies the problem in an evaluation's content key: the view's and
         the task's fingerprints, plus the subset's key and subjects when restricted.
     shuffle_groups : ndarray or None
-        A group (e.g. site) per row: label shuffles then stay within groups.
+        A group (e.g. site) per row: label shuffles then stay within groups. Set to
+        the sites whenever the study names a batch column; ``cv.outer:
+        leave-site-out`` and the site-stratified inner folds read them too.
+    side : ndarray of shape (n, n_side) or None
+        The side block (covariates encoded, site code; :mod:`.side_columns`), rows as
+        in ``X``. It is *not* part of ``X``: an engine appends it
+        (``[X | side]``) only for a configuration whose steps use it (confounds,
+        harmonize), so every other configuration sees exactly the features.
+    side_layout : SideLayout or None
+        Where each covariate and the site sit in ``side``.
     """
 
     X: np.ndarray
@@ -58,10 +67,26 @@ class Problem:
     shuffle_key: str = ""
     content: dict = field(default_factory=dict)
     shuffle_groups: np.ndarray | None = None
+    side: np.ndarray | None = None
+    side_layout: object | None = None
 
     def __post_init__(self):
         if not self.shuffle_key:
             object.__setattr__(self, "shuffle_key", self.task)
+
+    @property
+    def sites(self) -> np.ndarray | None:
+        """The site of every row (None without a batch column)."""
+        return self.shuffle_groups
+
+    def features_for(self, config) -> np.ndarray:
+        """``X``, with the side block appended when ``config``'s steps use it."""
+        if not getattr(config, "uses_side_data", False):
+            return self.X
+        if self.side is None:
+            raise ValueError("This configuration needs covariates or a site column "
+                             "(confounds, harmonize) but the problem carries none.")
+        return np.hstack([self.X, self.side])
 
     @property
     def eval_mask(self) -> np.ndarray:
@@ -70,7 +95,7 @@ class Problem:
         return mask
 
 
-def make_problem(view: View, task: Task, subset: Subset | None = None
+def make_problem(view: View, task: Task, subset: Subset | None = None, side=None
                  ) -> tuple[Problem, dict[str, str]]:
     """Align a task with a view; return the problem and the task subjects left out.
 
@@ -78,6 +103,11 @@ def make_problem(view: View, task: Task, subset: Subset | None = None
     and returned with the reason. With ``subset``, only its subjects are kept (the
     others are not "left out": the subset chose them), and the problem's shuffles
     and content key are the subset's own.
+
+    With ``side`` (:class:`~cohortbench.execute.side_data.SideData`: the study's
+    covariates and batch column), the problem carries its side block and sites,
+    shuffles within sites, and its content key names them. A subject missing one of
+    these values is left out under ``drop-subjects`` and refused otherwise.
     """
     index = {s: i for i, s in enumerate(view.subjects)}
     keep = None if subset is None else set(subset.subjects)
@@ -93,6 +123,9 @@ def make_problem(view: View, task: Task, subset: Subset | None = None
             if s not in index:
                 left_out[s] = view.dropped.get(s, "not in the cohort view")
                 continue
+            if side is not None and side.drop_missing and side.missing(s):
+                left_out[s] = f"missing {', '.join(side.missing(s))} (data.covariates/batch)"
+                continue
             rows.append(index[s])
             codes.append(code[label])
             names.append(s)
@@ -101,6 +134,12 @@ def make_problem(view: View, task: Task, subset: Subset | None = None
     content = {"view": view.fingerprint, "task": task_fingerprint(task)}
     if subset is not None:
         content["subset"] = {"key": subset.key, "subjects": content_id(sorted(subset.subjects))}
+    extra = {}
+    if side is not None:
+        side.check_complete(names)
+        block = side.for_rows(names)
+        content["side"] = block.content
+        extra = dict(side=block.values, side_layout=block.layout, shuffle_groups=block.sites)
     problem = Problem(
         X=np.asarray(view.X[rows], dtype=np.float64),
         y=np.asarray(codes, dtype=np.int64),
@@ -112,5 +151,6 @@ def make_problem(view: View, task: Task, subset: Subset | None = None
         view_fingerprint=view.fingerprint,
         shuffle_key=task.name if subset is None else f"{task.name}|{subset.key}",
         content=content,
+        **extra,
     )
     return problem, left_out

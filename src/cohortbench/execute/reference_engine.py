@@ -17,6 +17,11 @@ Choices other engines must reproduce:
   each, in order of first appearance.
 - Scores, statistics and the record come from :mod:`~cohortbench.execute.scoring`
   (pooled over repeats, majority votes, null accuracies), shared by every engine.
+- Sites: outer and inner folds come from :func:`~.splits.problem_outer_splits` and
+  :func:`~.splits.problem_inner_cv`, which use the problem's sites (leave-site-out,
+  inner folds stratified by class within sites). A configuration with side steps
+  (confounds, harmonize) is fitted on ``[X | side]`` (:meth:`Problem.features_for`)
+  with the side steps in its pipeline.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from .pipelines import build_pipeline
 from .problem import Problem
 from .scoring import IGNORED_WARNINGS, assemble_result, pooled_accuracy, warning_text
 from .search import fit_with_search
-from .splits import inner_cv, outer_splits
+from .splits import problem_inner_cv, problem_outer_splits
 
 __all__ = ["evaluate_reference", "evaluate_labels", "LabelRun"]
 
@@ -90,24 +95,25 @@ def evaluate_labels(problem: Problem, config: PipelineConfig, cv: CVScheme, y,
     LabelRun
     """
     y = np.asarray(y)
-    splits = outer_splits(y, problem.n_eval, cv.outer, cv.seed)
+    splits = problem_outer_splits(problem, y, cv)
     n_classes = len(problem.classes)
     space = search_space(config.classifier) if config.search != "none" else None
+    X = problem.features_for(config)
     predictions: list[list[int]] = []
     times_seen = np.zeros(problem.n_eval, dtype=np.int64)
     chosen, n_used, kept = [], None, []
     for fold, (train, test) in enumerate(splits):
         pipeline, n_used = build_pipeline(
             config, blocks=problem.blocks, n_classes=n_classes,
-            n_features_available=problem.X.shape[1], random_state=cv.seed)
+            n_features_available=problem.X.shape[1], random_state=cv.seed,
+            side_layout=problem.side_layout)
         splitter = None
         if space is not None:
-            splitter = inner_cv(y[train], cv.inner, problem.task, problem.classes,
-                                cv.reduce_inner_k)
-        fitted, params = fit_with_search(pipeline, problem.X[train], y[train], config.search,
+            splitter = problem_inner_cv(problem, y[train], train, cv)
+        fitted, params = fit_with_search(pipeline, X[train], y[train], config.search,
                                          space, splitter, cv.seed)
         chosen.append(params)
-        predicted = np.asarray(fitted.predict(problem.X[test]), dtype=np.int64)
+        predicted = np.asarray(fitted.predict(X[test]), dtype=np.int64)
         if records:
             kept.append(collect_records(records, FoldRecordInput(
                 label_vector, fold, train, test, y[train], predicted, fitted)))

@@ -34,7 +34,7 @@ from .preparation import Prepared, prepare, prepare_problems, view_dropped
 from .problem import make_problem
 from .progress import Progress
 from .run_directory import check_same_study, package_version, write_resolved_study
-from .units import run_unit
+from .units import reference_reason, run_unit
 
 __all__ = ["RunOutcome", "prepare_problems", "run_study", "evaluation_keys", "view_dropped",
            "package_version"]
@@ -108,11 +108,13 @@ def _units(todo, cv, engine, workers: int = 1):
     rfe_groups = {problem_key(p) for _, p, _ in todo if p.config.feature_selection == "rfe"}
     problems = {problem_key(p): problem for _, p, problem in todo}
     groups: OrderedDict = OrderedDict()
-    for key, p, _ in todo:
+    whole = set()  # units the fast engine hands to the reference engine: never in parts
+    for key, p, problem in todo:
         gkey = problem_key(p)
         c = p.config
-        if engine != "fast":
+        if engine != "fast" or reference_reason(problem, c, cv) is not None:
             ukey = (gkey, key)
+            whole.add(ukey)
         elif gkey in rfe_groups:
             ukey = (gkey, c.row_scaling, c.imputation, c.column_scaling)
         else:
@@ -131,7 +133,7 @@ def _units(todo, cv, engine, workers: int = 1):
         user = user_classifiers(c.classifier for c in configs)
         wanted = [tuple(getattr(p, "records", ())) for _, p in chunk]
         functions = record_functions([n for names in wanted for n in names]) if any(wanted) else {}
-        for labels in ranges:
+        for labels in ([None] if ukey in whole else ranges):
             units.append((problems[ukey[0]], configs, cv, engine, labels, user,
                           wanted if any(wanted) else None, functions))
             members.append(chunk)
@@ -233,6 +235,8 @@ def run_study(study: LoadedStudy, run_dir: Path, *, backend: Backend | None = No
                                ("warnings", list(study.cohort.warnings) + prepared.warnings),
                                ("dropped", dropped), ("engine", engine)):
                 store.set_info(key, value)
+            if prepared.sites:  # covariates and sites: only for studies that name them
+                store.set_info("sites", prepared.sites)
             store.record_plan([stage.name for stage in study.spec.stages])
             _Execution(study, run_dir, store, backend, progress, engine, prepared, fingerprint,
                        outcome, say, expected_cost).run()
@@ -294,7 +298,8 @@ class _Execution:
         if planned.subset is None and key in self.prepared.problems:
             return self.prepared.problems[key]
         view = self._view(planned.modalities, planned.parcellation)
-        problem, _ = make_problem(view, self.study.tasks[planned.task], planned.subset)
+        problem, _ = make_problem(view, self.study.tasks[planned.task], planned.subset,
+                                  self.prepared.side)
         if planned.subset is None:
             self.prepared.problems[key] = problem
         return problem

@@ -114,7 +114,8 @@ def check_covariates_complete(frame: pd.DataFrame, columns: Sequence[str]) -> No
             few = ", ".join(map(str, missing[:3])) + (", ..." if len(missing) > 3 else "")
             raise DataError(
                 f"Covariate {name!r} is missing for {len(missing)} subject(s) ({few}): fill it "
-                "in, drop those subjects, or leave the covariate out of data.covariates."
+                "in, set data.missing: drop-subjects to leave those subjects out, or leave "
+                "the covariate out of data.covariates."
             )
 
 

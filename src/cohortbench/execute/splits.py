@@ -7,6 +7,11 @@ Seeds: the shuffled stratified outer splitters get ``random_state`` =
 :func:`derived_seed` ``(seed, "outer-cv")``, so the outer folds are a function of
 the study seed and the label vector only. The inner splitter is unshuffled
 (deterministic given the training rows), as in the published study.
+
+Sites (``groups``, a problem's batch column): ``leave-site-out`` outer folds and, when
+groups are given, inner folds stratified by class within each training site come
+from :mod:`.site_splits`. :func:`problem_outer_splits` and :func:`problem_inner_cv`
+pass a problem's sites, so that every engine that calls them splits the same way.
 """
 
 from __future__ import annotations
@@ -16,12 +21,12 @@ import hashlib
 import numpy as np
 from sklearn.model_selection import LeaveOneOut, RepeatedStratifiedKFold, StratifiedKFold
 
-from ..design.cv_schemes import parse_cv_scheme
+from ..design.cv_schemes import LEAVE_SITE_OUT, parse_cv_scheme
 from ..design.seeding import stable_int
 from ..errors import DataError, StudyError
 
 __all__ = ["parse_cv_scheme", "outer_splits", "inner_cv", "check_inner_cv", "folds_id",
-           "derived_seed"]
+           "derived_seed", "problem_outer_splits", "problem_inner_cv", "LEAVE_SITE_OUT"]
 
 
 def derived_seed(seed: int, purpose: str) -> int:
@@ -30,7 +35,8 @@ def derived_seed(seed: int, purpose: str) -> int:
     return int(seq.generate_state(1, dtype=np.uint32)[0])
 
 
-def outer_splits(y, n_eval: int, scheme: str, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def outer_splits(y, n_eval: int, scheme: str, seed: int, groups=None,
+                 classes=None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Outer cross-validation folds over the task's rows.
 
     Parameters
@@ -40,9 +46,14 @@ def outer_splits(y, n_eval: int, scheme: str, seed: int) -> list[tuple[np.ndarra
     n_eval : int
         Rows ``[0, n_eval)`` are split; rows ``[n_eval, n)`` only ever train.
     scheme : str
-        ``loo``, ``stratified-kfold:K`` or ``repeated-stratified-kfold:K:R``.
+        ``loo``, ``stratified-kfold:K``, ``repeated-stratified-kfold:K:R`` or
+        ``leave-site-out`` (needs ``groups``).
     seed : int
         Study seed (shuffled stratified splits derive their ``random_state`` from it).
+    groups : array-like of shape (n,), optional
+        The site of every row (used by ``leave-site-out`` only).
+    classes : sequence of str, optional
+        Class names by code, for messages.
 
     Returns
     -------
@@ -55,6 +66,13 @@ def outer_splits(y, n_eval: int, scheme: str, seed: int) -> list[tuple[np.ndarra
     if not 0 < n_eval <= n:
         raise ValueError(f"n_eval must be in [1, {n}]; got {n_eval}.")
     kind, k, r = parse_cv_scheme(scheme)
+    if kind == LEAVE_SITE_OUT:
+        if groups is None:
+            raise StudyError("cv.outer: leave-site-out needs the site column; name it in "
+                             "data.batch.")
+        from .site_splits import leave_site_out_splits  # it imports this module
+
+        return leave_site_out_splits(y, groups, n_eval, classes)
     y_eval = y[:n_eval]
     placeholder = np.zeros((n_eval, 1))
     if kind == "loo":
@@ -80,7 +98,7 @@ def outer_splits(y, n_eval: int, scheme: str, seed: int) -> list[tuple[np.ndarra
     return folds
 
 
-def inner_cv(y_train, scheme: str, task: str, classes, reduce_k: bool) -> StratifiedKFold:
+def inner_cv(y_train, scheme: str, task: str, classes, reduce_k: bool, groups=None):
     """The inner (search) splitter for one outer training set.
 
     Parameters
@@ -96,12 +114,19 @@ def inner_cv(y_train, scheme: str, task: str, classes, reduce_k: bool) -> Strati
     reduce_k : bool
         When the smallest class has fewer than K members, lower K to that size
         (at least 2) instead of failing.
+    groups : array-like, optional
+        The sites of the training rows: the folds are then stratified by class
+        within each site (:func:`.site_splits.inner_site_splits`).
 
     Returns
     -------
-    StratifiedKFold
+    StratifiedKFold, or list of (train_idx, test_idx) with ``groups``
         Unshuffled, hence deterministic for the given rows.
     """
+    if groups is not None:
+        from .site_splits import inner_site_splits  # it imports this module
+
+        return inner_site_splits(y_train, groups, scheme, task, classes, reduce_k)
     kind, k, _ = parse_cv_scheme(scheme)
     if kind != "stratified-kfold":
         raise StudyError(f"cv.inner must be stratified-kfold:K; got {scheme!r}.")
@@ -126,7 +151,7 @@ def inner_cv(y_train, scheme: str, task: str, classes, reduce_k: bool) -> Strati
 
 
 def check_inner_cv(y, n_eval: int, outer: str, seed: int, inner: str, task: str, classes,
-                   reduce_k: bool) -> None:
+                   reduce_k: bool, groups=None) -> None:
     """Refuse, with advice that works, an inner CV some outer training fold cannot run.
 
     Looks at every outer training fold first, so that the advice fits the worst
@@ -135,7 +160,7 @@ def check_inner_cv(y, n_eval: int, outer: str, seed: int, inner: str, task: str,
     """
     kind, k, _ = parse_cv_scheme(inner)
     worst, worst_class = None, None
-    for train, _ in outer_splits(y, n_eval, outer, seed):
+    for train, _ in outer_splits(y, n_eval, outer, seed, groups, classes):
         codes, counts = np.unique(np.asarray(y)[train], return_counts=True)
         missing = [c for c in range(len(classes)) if c not in set(codes.tolist())]
         n_min = 0 if missing else int(counts.min())
@@ -157,6 +182,22 @@ def check_inner_cv(y, n_eval: int, outer: str, seed: int, inner: str, task: str,
         "fold, too few for any inner cross-validation (it needs 2 per class); remove the search "
         "from this task's stages (search: [none]), use an outer CV that keeps more subjects in "
         "training (cv.outer: loo), or add subjects to that class.")
+
+
+def problem_outer_splits(problem, y, cv) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The outer folds of ``problem`` for label vector ``y`` (its sites passed on)."""
+    return outer_splits(y, problem.n_eval, cv.outer, cv.seed,
+                        getattr(problem, "shuffle_groups", None), problem.classes)
+
+
+def problem_inner_cv(problem, y_train, train, cv):
+    """The inner splitter of one outer training set ``train`` (row indices) of ``problem``.
+
+    Stratified by class within sites when the problem has sites.
+    """
+    sites = getattr(problem, "shuffle_groups", None)
+    return inner_cv(y_train, cv.inner, problem.task, problem.classes, cv.reduce_inner_k,
+                    None if sites is None else np.asarray(sites)[np.asarray(train)])
 
 
 def folds_id(splits) -> str:

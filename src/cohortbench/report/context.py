@@ -42,6 +42,9 @@ class ReportContext:
         Package -> version.
     stage_kinds : dict
         Stage -> ``{kind, cross_stage, about}`` as the run recorded them.
+    sites : dict
+        Covariates, batch column and per-task site x class counts
+        (``run_info["sites"]``); empty for a study without them.
     """
 
     study_name: str = "cohortbench study"
@@ -53,6 +56,7 @@ class ReportContext:
     versions: dict = field(default_factory=dict)
     reductions: tuple = ()
     stage_kinds: dict = field(default_factory=dict)
+    sites: dict = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, mapping) -> "ReportContext":
@@ -68,7 +72,7 @@ class ReportContext:
         for name in ("decisions", "warnings", "reductions"):
             if name in values:
                 values[name] = tuple(values[name] or ())
-        for name in ("settings", "cohort_summary", "versions", "stage_kinds"):
+        for name in ("settings", "cohort_summary", "versions", "stage_kinds", "sites"):
             if name in values:
                 values[name] = dict(values[name] or {})
         values["study_name"] = str(values.get("study_name") or cls.study_name)
@@ -96,7 +100,7 @@ def software_versions(version: str) -> dict[str, str]:
 def load_context(run_dir: Path, store, *, version: str) -> ReportContext:
     """The context of a run directory, from its store and its resolved ``study.yaml``."""
     keys = ("study_name", "cohort_summary", "label_cuts", "task_counts", "warnings",
-            "reductions", "engine", "dropped", "stages", "stage_kinds")
+            "reductions", "engine", "dropped", "stages", "stage_kinds", "sites")
     info = {k: store.get_info(k) for k in keys}
     stages = info.get("stages")
     # decisions of stages the study no longer has stay stored, unreported
@@ -132,4 +136,5 @@ def load_context(run_dir: Path, store, *, version: str) -> ReportContext:
         settings=settings, cohort_summary=summary, decisions=tuple(decisions),
         warnings=tuple(info.get("warnings") or ()), versions=software_versions(version),
         reductions=tuple(info.get("reductions") or ()),
-        stage_kinds=dict(info.get("stage_kinds") or {}))
+        stage_kinds=dict(info.get("stage_kinds") or {}),
+        sites=dict(info.get("sites") or {}))

@@ -30,8 +30,9 @@ from cohortbench.analyse.narrative import data_sentences, decision_sentence
 from cohortbench.analyse.verdicts import MIN_PERMUTATIONS, format_p, p_floor
 from cohortbench.report.context import ReportContext
 from cohortbench.report.learn_section import learn_blocks
+from cohortbench.report.sites_section import sites_section
 from cohortbench.report.summary import build_summary
-from cohortbench.design.vocabulary import PIPELINE_FIELDS, STEPS
+from cohortbench.design.vocabulary import KEY_FIELDS, STEPS
 from cohortbench.report import figures as F
 
 __all__ = ["build_report", "infer_stage_kind", "STAGE_KINDS"]
@@ -224,7 +225,7 @@ def _top_performer_tasks(frame, context) -> list:
 
 
 def _varying_fields(frame) -> list:
-    return [f for f in PIPELINE_FIELDS if f in frame and frame[f].astype(str).nunique() > 1]
+    return [f for f in KEY_FIELDS if f in frame and frame[f].astype(str).nunique() > 1]
 
 
 def _refine_blocks(frame, stage, slug, figures, context) -> list:
@@ -455,6 +456,16 @@ def _cohort(summary: dict) -> dict:
     }
 
 
+def _sites(info, evaluations, predictions) -> dict:
+    """The covariates-and-sites block (:mod:`.sites_section`) with its tables laid out."""
+    block = sites_section(info, evaluations, predictions)
+    if not block:
+        return {}
+    return {**block, "tables": [_table(frame, title=title) for title, frame in block["tables"]],
+            "effects": _table(block["effects"], {"Accuracy with": "acc",
+                                                 "Accuracy without": "acc", "McNemar p": "p"})}
+
+
 def build_report(run_dir, *, evaluations: pd.DataFrame, predictions: pd.DataFrame,
                  nulls: pd.DataFrame, context: ReportContext | dict,
                  stage_kinds: dict | None = None) -> Path:
@@ -514,6 +525,7 @@ def build_report(run_dir, *, evaluations: pd.DataFrame, predictions: pd.DataFram
         n_evaluations=len(evaluations),
         reductions=[str(r) for r in context.get("reductions") or []],
         cohort=_cohort(context.get("cohort_summary") or {}),
+        sites=_sites(context.get("sites"), evaluations, predictions),
         settings=_table(pd.DataFrame([(k, _plain(v)) for k, v in settings.items()],
                                      columns=["Setting", "Value"])),
         sections=sections,

@@ -19,7 +19,7 @@ from cohortbench.analyse.scope import comparable
 from cohortbench.analyse.step_tests import step_tests
 from cohortbench.analyse.verdicts import (MIN_PERMUTATIONS, explain_below_chance, format_p,
                                           p_floor, verdict)
-from cohortbench.design.vocabulary import PIPELINE_FIELDS
+from cohortbench.design.vocabulary import KEY_FIELDS
 
 __all__ = ["build_summary", "UNRELIABLE_TEXT"]
 
@@ -38,7 +38,7 @@ def _interval(row, prefix: str) -> str:
 def _matching(evaluations: pd.DataFrame, row, **changes) -> pd.DataFrame:
     """Evaluations identical to ``row`` in task, classifier and pipeline, but for ``changes``."""
     mask = (evaluations["task"] == row["task"]) & (evaluations["classifier"] == row["classifier"])
-    for field in PIPELINE_FIELDS:
+    for field in [f for f in KEY_FIELDS if f in evaluations]:
         wanted = changes.get(field, row.get(field))
         column = evaluations[field].astype(str)
         mask &= column == str(wanted)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..design.side_options import SIDE_STEPS
 from ..errors import RunError
 from .encoding import loads
 from .results_store import ResultsStore
@@ -21,6 +22,7 @@ from .results_store import ResultsStore
 __all__ = [
     "EVALUATION_COLUMNS",
     "EVALUATION_EXTRA_COLUMNS",
+    "EVALUATION_SIDE_COLUMNS",
     "PREDICTION_COLUMNS",
     "NULL_COLUMNS",
     "EXPORT_FILES",
@@ -36,6 +38,9 @@ EVALUATION_COLUMNS = (
     "n_permutations", "null_mean", "null_std", "z_score", "p_value", "seconds",
     "accuracy_ci_low", "accuracy_ci_high", "numerically_reliable",
 )
+#: Written last, and only when some evaluation used them (issue 21): ``harmonize`` and
+#: ``confounds`` (``none`` for the evaluations of such a study that did not).
+EVALUATION_SIDE_COLUMNS = SIDE_STEPS
 #: Columns written after the contract ones: provenance a user may want to filter on.
 EVALUATION_EXTRA_COLUMNS = (
     "imputation", "n_features_used", "config_id", "view_fingerprint", "folds_id", "engine",
@@ -63,7 +68,8 @@ def export_frames(store: ResultsStore) -> dict[str, pd.DataFrame]:
     -------
     dict
         ``{"evaluations", "predictions", "nulls"}`` -> DataFrame, in store order,
-        with the columns of :data:`EVALUATION_COLUMNS` (+ extras),
+        with the columns of :data:`EVALUATION_COLUMNS` (+ extras, + the side
+        steps when used),
         :data:`PREDICTION_COLUMNS` and :data:`NULL_COLUMNS`. Integer columns use
         the nullable ``Int64`` dtype.
     """
@@ -74,8 +80,9 @@ def export_frames(store: ResultsStore) -> dict[str, pd.DataFrame]:
                              else None for extra in evaluations["extra_json"]]
     predictions = store.predictions_frame().rename(columns=rename)
     nulls = store.nulls_frame().rename(columns=rename)
+    side = [c for c in EVALUATION_SIDE_COLUMNS if c in evaluations.columns]
     return {
-        "evaluations": evaluations[list(EVALUATION_COLUMNS + EVALUATION_EXTRA_COLUMNS)]
+        "evaluations": evaluations[list(EVALUATION_COLUMNS + EVALUATION_EXTRA_COLUMNS) + side]
         .reset_index(drop=True),
         "predictions": predictions[list(PREDICTION_COLUMNS)].reset_index(drop=True),
         "nulls": nulls[list(NULL_COLUMNS)].reset_index(drop=True),

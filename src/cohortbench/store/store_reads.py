@@ -11,6 +11,7 @@ import sqlite3
 import numpy as np
 import pandas as pd
 
+from ..design.side_options import SIDE_STEPS
 from .encoding import loads
 from .intervals import intervals_from_confusion
 from .records import EvaluationResult
@@ -37,6 +38,23 @@ def _with_intervals(frame: pd.DataFrame) -> pd.DataFrame:
                   found.balanced_accuracy.high)
         for column, value in zip(_INTERVAL_COLUMNS, values):
             frame.at[index, column] = value
+    return frame
+
+
+def _with_side_steps(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns ``harmonize``/``confounds`` when some evaluation used them (issue 21).
+
+    They are stored with the extra fields (``extra_json``), where only the
+    evaluations using them have them: a store without any gets no column (its frames,
+    and so its exports, are as before); otherwise a row without one reads ``none``.
+    """
+    if "extra_json" not in frame or not len(frame):
+        return frame
+    extras = [loads(text, {}) if isinstance(text, str) else {} for text in frame["extra_json"]]
+    for step in SIDE_STEPS:
+        if any(step in extra for extra in extras):
+            frame[step] = pd.Series([extra.get(step, "none") for extra in extras],
+                                    index=frame.index, dtype=object)
     return frame
 
 
@@ -171,7 +189,7 @@ class StoreReads:
         frame["numerically_reliable"] = pd.array(
             [None if pd.isna(v) else bool(v) for v in frame["numerically_reliable"]],
             dtype="boolean")
-        return _with_intervals(frame)
+        return _with_side_steps(_with_intervals(frame))
 
     def predictions_frame(self, *, current: bool = True) -> pd.DataFrame:
         """Predictions, in evaluation order then prediction position."""
