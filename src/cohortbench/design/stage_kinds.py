@@ -52,6 +52,14 @@ class StageKind:
         Validates the stage's ``options:`` mapping (None: the kind takes none).
     about : str
         One sentence for the report: what a stage of this kind does.
+    on_load : callable, optional
+        ``on_load(spec, cohort, index) -> tuple[str, ...]``, called by
+        :func:`~cohortbench.design.loaded_study.load_study` for each stage of this
+        kind once the data are read: it may refuse the stage (a ``StudyError`` whose
+        message starts with the key path, e.g. ``stages[4].options.of: ...``) and may
+        add modalities its plans need to ``cohort.modalities`` (e.g. one map alone);
+        it returns the names of the modalities it added, which stay out of the
+        study's default modalities.
     """
 
     name: str
@@ -60,6 +68,7 @@ class StageKind:
     cross_stage: bool = True
     options: type | None = None
     about: str = ""
+    on_load: Callable | None = None
 
 
 _KINDS: dict[str, StageKind] = {}
@@ -193,3 +202,8 @@ register_stage_kind(StageKind(
     name=STANDARD, plan=_plan_standard, conclude=_conclude_standard,
     about="Classifiers, pipelines, searches, modalities and parcellations, as the stage lists "
           "them (the published study's screen, refine, tune and enrich stages)."))
+
+
+# The built-in kinds other than `standard` register themselves on import; importing them
+# here makes them known wherever stage kinds are looked up (load_study, the runner).
+from . import importance_stage as _importance_stage  # noqa: E402,F401

@@ -45,6 +45,9 @@ class Problem:
         the task's fingerprints, plus the subset's key and subjects when restricted.
     shuffle_groups : ndarray or None
         A group (e.g. site) per row: label shuffles then stay within groups.
+    columns : tuple of str
+        The feature names ``"<map>:<roi>"`` of the view, one per feature column
+        (side columns, when a problem carries them, have none).
     """
 
     X: np.ndarray
@@ -58,6 +61,7 @@ class Problem:
     shuffle_key: str = ""
     content: dict = field(default_factory=dict)
     shuffle_groups: np.ndarray | None = None
+    columns: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not self.shuffle_key:
@@ -112,5 +116,6 @@ def make_problem(view: View, task: Task, subset: Subset | None = None
         view_fingerprint=view.fingerprint,
         shuffle_key=task.name if subset is None else f"{task.name}|{subset.key}",
         content=content,
+        columns=tuple(view.columns),
     )
     return problem, left_out
