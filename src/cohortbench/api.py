@@ -236,21 +236,38 @@ def failures(run_dir: str | Path) -> pd.DataFrame:
 
 
 def results(run_dir: str | Path) -> dict[str, pd.DataFrame]:
-    """The run's tables as DataFrames: evaluations, predictions, nulls, step_tests."""
+    """The run's tables as DataFrames: evaluations, predictions, nulls, step_tests.
+
+    A run with an ``importance`` stage also gives ``map_contributions`` and
+    ``importance`` (the tables of ``map_contributions.csv`` and ``importance.csv``).
+    """
     from .analyse.scope import comparable
     from .analyse.step_tests import step_tests
 
     with _open_existing(run_dir) as store:
         frames = export_frames(store)
         kinds = store.get_info("stage_kinds")
+        frames.update({name: frame for name, (_, frame) in _importance_tables(store, frames).items()})
     frames["step_tests"] = step_tests(comparable(frames["evaluations"], kinds))
     return frames
+
+
+def _importance_tables(store, frames) -> dict:
+    """``map_contributions.csv`` and ``importance.csv`` when the run has an importance stage."""
+    from .analyse.importance_results import importance_from_store
+
+    found = importance_from_store(store, frames)
+    if not found:
+        return {}
+    return {"map_contributions": ("map_contributions.csv", found.contributions),
+            "importance": ("importance.csv", found.export)}
 
 
 def export(run_dir: str | Path, out: str | Path | None = None) -> dict[str, Path]:
     """Write the CSV files of SPEC section 8 into ``out`` (default: ``RUN_DIR/export``).
 
-    All of them or none (a failure leaves ``out`` as it was).
+    All of them or none (a failure leaves ``out`` as it was). A run with an
+    ``importance`` stage also gets ``map_contributions.csv`` and ``importance.csv``.
     """
     from .analyse.step_tests import step_tests
 
@@ -258,9 +275,10 @@ def export(run_dir: str | Path, out: str | Path | None = None) -> dict[str, Path
 
     out = Path(out) if out else Path(run_dir) / "export"
     with _open_existing(run_dir) as store:
-        evaluations = export_frames(store)["evaluations"]
-        table = step_tests(comparable(evaluations, store.get_info("stage_kinds")))
-        return export_csvs(store, out, extra={"step_tests": ("step_tests.csv", table)})
+        frames = export_frames(store)
+        table = step_tests(comparable(frames["evaluations"], store.get_info("stage_kinds")))
+        return export_csvs(store, out, extra={"step_tests": ("step_tests.csv", table),
+                                              **_importance_tables(store, frames)})
 
 
 def report(run_dir: str | Path) -> Path:

@@ -33,11 +33,12 @@ from ..execute.importance_fold import RECORD_NAME, decode_importance
 from ..execute.importance_record import ImportanceRecord
 from .importance import importance_by, importance_export, importance_table, survivors
 from .paired import EvaluationPredictions, paired_comparison
+from .verdicts import format_p
 from .stability import Stability, nogueira_stability
 
 __all__ = ["CONTRIBUTION_COLUMNS", "IMPORTANCE_COLUMNS", "ImportanceTarget",
            "ImportanceResults", "collect_importance", "importance_from_store",
-           "importance_stages", "record_summary", "stability_text"]
+           "importance_stages", "record_summary", "stability_text", "contribution_sentence"]
 
 #: The columns of ``map_contributions.csv``: the issue's contract first, then context.
 CONTRIBUTION_COLUMNS = (
@@ -296,3 +297,55 @@ def record_summary(record: ImportanceRecord) -> str:
     return (f"{len(record.function_names)} decision function(s) x {len(record.feature_names):,} "
             f"features, {folds} outer folds, {record.n_permutations} shuffles")
 
+
+
+def _named(row) -> str:
+    name = row["map_or_modality"]
+    return f"the {name} maps" if row["level"] == "modality" else f"the {name} map"
+
+
+def _interval(row) -> str:
+    if pd.isna(row["ci_low"]):
+        return f"{row['accuracy']:.3f}"
+    return f"{row['accuracy']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+
+
+def contribution_sentence(contributions: pd.DataFrame, task: str, alpha: float = 0.05) -> str:
+    """Part A of one task in plain words: the costliest removal, the best map alone.
+
+    E.g. "Task 3-class: without the Na maps accuracy falls by 9 points, from 0.800 to
+    0.710 [0.53, 0.85] (McNemar p = 0.12: not distinguishable on these subjects); ..."
+    """
+    part = contributions[contributions["task"] == task]
+    if part.empty:
+        return f"Task {task}: no view without a map or with one map alone has finished."
+    full = part["full_accuracy"].iloc[0]
+    out = [f"Task {task}"]
+    left = part[part["kind"] == "leave-out"].sort_values("change", kind="stable")
+    if not left.empty:
+        row = left.iloc[0]
+        points = abs(100 * row["change"])
+        verb = ("falls" if row["change"] < 0 else "rises") if points >= 0.05 else "stays"
+        amount = f" by {points:.0f} points" if verb != "stays" else ""
+        p = row["mcnemar_p"]
+        test = ("McNemar p not available: the two were not evaluated on the same subjects "
+                "and folds" if pd.isna(p) else
+                f"McNemar p = {format_p(p)}: "
+                + ("a difference on these subjects" if p < alpha else
+                   "not distinguishable on these subjects"))
+        out.append(f": without {_named(row)} accuracy {verb}{amount}, from {full:.3f} to "
+                   f"{_interval(row)} ({test})")
+        others = 100 * left["change"].iloc[1:]
+        if len(others):
+            out.append(f"; the other removals change it by {others.min():+.0f} to "
+                       f"{others.max():+.0f} points")
+        significant = left[left["mcnemar_p"] < alpha]
+        if len(significant) == 0:
+            out.append("; no removal changes the predictions detectably (McNemar p >= "
+                       f"{alpha:g} for all {len(left)})")
+    alone = part[part["kind"] == "only"].sort_values("accuracy", ascending=False, kind="stable")
+    if not alone.empty:
+        row = alone.iloc[0]
+        out.append(f". Alone, {_named(row)} reach{'es' if row['level'] == 'map' else ''} "
+                   f"{_interval(row)} (permutation p = {format_p(row['p_value'])})")
+    return "".join(out) + "."

@@ -133,4 +133,6 @@ def decision_sentence(decision: dict) -> str:
                      f"classifiers and tasks among {why.get('n_pipelines_compared', '?')} "
                      "pipelines (chosen on these subjects, so optimistic)")
         return text + "."
+    if isinstance(payload.get("text"), str):  # a stage kind that words its own decision
+        return payload["text"]
     return f"Stage {stage}: {kind} decision {payload}."

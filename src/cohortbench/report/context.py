@@ -42,6 +42,10 @@ class ReportContext:
         Package -> version.
     stage_kinds : dict
         Stage -> ``{kind, cross_stage, about}`` as the run recorded them.
+    records : dict
+        Evaluation id -> ``{record name: stored value}``: the extra records of the
+        evaluations of stages whose kind is not ``standard`` (e.g. the activation
+        patterns of an ``importance`` stage).
     """
 
     study_name: str = "cohortbench study"
@@ -53,6 +57,7 @@ class ReportContext:
     versions: dict = field(default_factory=dict)
     reductions: tuple = ()
     stage_kinds: dict = field(default_factory=dict)
+    records: dict = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, mapping) -> "ReportContext":
@@ -68,7 +73,7 @@ class ReportContext:
         for name in ("decisions", "warnings", "reductions"):
             if name in values:
                 values[name] = tuple(values[name] or ())
-        for name in ("settings", "cohort_summary", "versions", "stage_kinds"):
+        for name in ("settings", "cohort_summary", "versions", "stage_kinds", "records"):
             if name in values:
                 values[name] = dict(values[name] or {})
         values["study_name"] = str(values.get("study_name") or cls.study_name)
@@ -128,8 +133,20 @@ def load_context(run_dir: Path, store, *, version: str) -> ReportContext:
     summary["label_cuts"] = info.get("label_cuts") or {}
     summary["dropped"] = info.get("dropped") or summary.get("dropped") or {}
     return ReportContext(
+        records=_kind_records(store, info.get("stage_kinds") or {}),
         study_name=info.get("study_name") or Path(run_dir).name,
         settings=settings, cohort_summary=summary, decisions=tuple(decisions),
         warnings=tuple(info.get("warnings") or ()), versions=software_versions(version),
         reductions=tuple(info.get("reductions") or ()),
         stage_kinds=dict(info.get("stage_kinds") or {}))
+
+
+def _kind_records(store, stage_kinds: dict) -> dict:
+    """Evaluation id -> stored records, for the stages whose kind is not ``standard``."""
+    stages = [stage for stage, kind in stage_kinds.items()
+              if isinstance(kind, dict) and kind.get("kind", "standard") != "standard"]
+    if not stages:
+        return {}
+    frame = store.evaluations_frame()
+    keys = frame.loc[frame["stage"].isin(stages), "evaluation_key"]
+    return {key: found for key in keys if (found := store.records(key))}

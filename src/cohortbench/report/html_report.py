@@ -29,6 +29,7 @@ from cohortbench.analyse.familywise import describe_configuration
 from cohortbench.analyse.narrative import data_sentences, decision_sentence
 from cohortbench.analyse.verdicts import MIN_PERMUTATIONS, format_p, p_floor
 from cohortbench.report.context import ReportContext
+from cohortbench.report.importance_section import importance_blocks
 from cohortbench.report.summary import build_summary
 from cohortbench.design.vocabulary import PIPELINE_FIELDS, STEPS
 from cohortbench.report import figures as F
@@ -399,7 +400,10 @@ def _stage_sections(evaluations, nulls, predictions, context, stage_kinds, figur
         cross_stage = registered.get("cross_stage", True)
         slug = _slug(f"stage-{stage}", taken)
         builder = {"screen": _screen_blocks, "refine": _refine_blocks, "tune": _tune_blocks,
-                   "enrich": lambda *a: _enrich_blocks(*a, nulls)}.get(kind, _other_blocks)
+                   "enrich": lambda *a: _enrich_blocks(*a, nulls),
+                   "importance": lambda *a: importance_blocks(
+                       *a, evaluations=evaluations, predictions=predictions),
+                   }.get(kind, _other_blocks)
         blocks = builder(frame, stage, slug, figures, context)
         if cross_stage:  # a kind kept out of comparisons is not ranked either
             blocks += _familywise_blocks(frame, nulls, predictions, slug)
