@@ -624,9 +624,12 @@ def test_the_init_template_documents_every_study_key():
     from cohortbench.data.synthetic import STUDY_TEMPLATE
     from cohortbench.design.study_file import StudyFile
 
+    from cohortbench.design.importance_stage import ImportanceOptions
+
     text = STUDY_TEMPLATE.template
     written = set(re.findall(r"([A-Za-z_]+):", text))  # keys, set or in comments
-    keys = _model_keys(StudyFile)
-    assert {"maps", "blocks", "keep_summary_columns", "reduce_inner_k", "slurm"} <= keys
+    keys = _model_keys(StudyFile) | _model_keys(ImportanceOptions)  # and a kind's options
+    assert {"maps", "blocks", "keep_summary_columns", "reduce_inner_k", "slurm", "of",
+            "resampling"} <= keys
     missing = sorted(keys - written)
     assert not missing, f"the template written by `cohortbench init` does not mention {missing}"

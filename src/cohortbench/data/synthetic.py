@@ -287,6 +287,16 @@ stages:
     modalities: [[qT1, DTI, Na], [qT1, DTI], [qT1, Na]]   # modalities, maps or `all`
     parcellations: [GM, all]                # default: [all]
     tasks: [3-class, SvF, 2-class]          # default: every task
+  # - name: importance                      # which maps and regions drive the best result
+  #   kind: importance                      #  (docs/importance.md); kept out of comparisons
+  #   options:
+  #     of: [refine, tune]                  # whose best configuration per task is examined
+  #                                         #  (default: every earlier stage that compares)
+  #     maps: true                          # accuracy without each map/modality and alone
+  #     regions: true                       # activation patterns, family-wise p per region
+  #     resampling: "repeated-stratified-kfold:5:10"  # outer CV of the regions evaluation
+  #                                         #  (default: cv.outer; for selection stability)
+  #   tasks: [3-class, SvF]                 # default: every task with results
 
 analysis:
   top_performers:                           # configurations good on every one of these tasks
