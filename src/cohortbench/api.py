@@ -315,8 +315,10 @@ def failures(run_dir: str | Path) -> pd.DataFrame:
 
 
 def results(run_dir: str | Path) -> dict[str, pd.DataFrame]:
-    """The run's tables as DataFrames: evaluations, predictions, nulls, step_tests, and
-    learning_curve and projection when the study has a learn stage."""
+    """The run's tables as DataFrames: evaluations, predictions, nulls, step_tests;
+    learning_curve and projection when the study has a learn stage; map_contributions
+    and importance (the tables of ``map_contributions.csv`` and ``importance.csv``)
+    when it has an importance stage."""
     from .analyse.learn_tables import learn_tables
     from .analyse.scope import comparable
     from .analyse.step_tests import step_tests
@@ -325,15 +327,28 @@ def results(run_dir: str | Path) -> dict[str, pd.DataFrame]:
         frames = export_frames(store)
         kinds = store.get_info("stage_kinds")
         decisions = store.decisions()
+        frames.update({name: frame for name, (_, frame) in _importance_tables(store, frames).items()})
     frames["step_tests"] = step_tests(comparable(frames["evaluations"], kinds))
     frames.update(learn_tables(frames["evaluations"], kinds, decisions))
     return frames
 
 
+def _importance_tables(store, frames) -> dict:
+    """``map_contributions.csv`` and ``importance.csv`` when the run has an importance stage."""
+    from .analyse.importance_results import importance_from_store
+
+    found = importance_from_store(store, frames)
+    if not found:
+        return {}
+    return {"map_contributions": ("map_contributions.csv", found.contributions),
+            "importance": ("importance.csv", found.export)}
+
+
 def export(run_dir: str | Path, out: str | Path | None = None) -> dict[str, Path]:
     """Write the CSV files of SPEC section 8 into ``out`` (default: ``RUN_DIR/export``).
 
-    All of them or none (a failure leaves ``out`` as it was).
+    All of them or none (a failure leaves ``out`` as it was). A run with an
+    ``importance`` stage also gets ``map_contributions.csv`` and ``importance.csv``.
     """
     from .analyse.step_tests import step_tests
 
@@ -343,10 +358,11 @@ def export(run_dir: str | Path, out: str | Path | None = None) -> dict[str, Path
 
     out = Path(out) if out else Path(run_dir) / "export"
     with _open_existing(run_dir) as store:
-        evaluations = export_frames(store)["evaluations"]
+        frames = export_frames(store)
+        evaluations = frames["evaluations"]
         kinds = store.get_info("stage_kinds")
         table = step_tests(comparable(evaluations, kinds))
-        extra = {"step_tests": ("step_tests.csv", table)}
+        extra = {"step_tests": ("step_tests.csv", table), **_importance_tables(store, frames)}
         # learning_curve.csv and projection.csv, only when the study has a learn stage
         extra.update({name: (f"{name}.csv", frame) for name, frame
                       in learn_tables(evaluations, kinds, store.decisions()).items()})

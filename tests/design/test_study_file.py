@@ -626,12 +626,15 @@ def test_the_init_template_documents_every_study_key():
     from cohortbench.data.synthetic import STUDY_TEMPLATE
     from cohortbench.design.study_file import StudyFile
 
+    from cohortbench.design.importance_stage import ImportanceOptions
+
     text = STUDY_TEMPLATE.template
     written = set(re.findall(r"([A-Za-z_]+):", text))  # keys, set or in comments
     from cohortbench.design.learn_stage import LearnOptions
 
-    keys = _model_keys(StudyFile) | _model_keys(LearnOptions)  # a kind's options too
-    assert {"maps", "blocks", "keep_summary_columns", "reduce_inner_k", "slurm"} <= keys
+    keys = _model_keys(StudyFile) | _model_keys(LearnOptions) | _model_keys(ImportanceOptions)
+    assert {"maps", "blocks", "keep_summary_columns", "reduce_inner_k", "slurm", "of",
+            "resampling"} <= keys
     assert {"sizes", "repeats", "project_to"} <= keys
     missing = sorted(keys - written)
     assert not missing, f"the template written by `cohortbench init` does not mention {missing}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cohortbench.design.ranking import best_position
 from cohortbench.design.vocabulary import KEY_FIELDS, pipeline_key
 
 __all__ = ["familywise_best", "familywise_per_task", "FAMILYWISE_EXPLANATION",
@@ -67,11 +68,7 @@ def _as_float(value) -> float:
 
 def _best_row(group: pd.DataFrame, metric: str) -> int:
     """Position of the best row: highest metric, then highest Z, then first in order."""
-    metric_values = group[metric].to_numpy(dtype=float)
-    z = pd.to_numeric(group["z_score"], errors="coerce").to_numpy(dtype=float)
-    z = np.where(np.isfinite(z), z, -np.inf)
-    order = np.lexsort((np.arange(len(group)), -z, -metric_values))
-    return int(order[0])
+    return best_position(group, metric)
 
 
 def _null_matrix(group: pd.DataFrame, nulls_by_id, stage, task) -> np.ndarray:

@@ -316,6 +316,16 @@ stages:
       repeats: 20                           # class-stratified subsamples per size
       # permutations: 50                    # label shuffles per subsample (default: the study's)
       # project_to: [40, 50, 60]            # subject counts to project to (default: N+10, N+20, 2N)
+  # - name: importance                      # which maps and regions drive the best result
+  #   kind: importance                      #  (docs/importance.md); kept out of comparisons
+  #   options:
+  #     of: [refine, tune]                  # whose best configuration per task is examined
+  #                                         #  (default: every earlier stage that compares)
+  #     maps: true                          # accuracy without each map/modality and alone
+  #     regions: true                       # activation patterns, family-wise p per region
+  #     resampling: "repeated-stratified-kfold:5:10"  # outer CV of the regions evaluation
+  #                                         #  (default: cv.outer; for selection stability)
+  #   tasks: [3-class, SvF]                 # default: every task with results
 
 analysis:
   top_performers:                           # configurations good on every one of these tasks

@@ -40,6 +40,9 @@ class LoadedStudy:
     clinical: pd.DataFrame
     tasks: dict[str, Task]
     label_cuts: dict[str, float] = field(default_factory=dict)
+    #: Modalities a stage kind formed for its own plans (e.g. one map alone for the
+    #: ``importance`` kind's leave-one-out views): usable by name, not in the defaults.
+    formed_modalities: tuple[str, ...] = ()
 
     @property
     def cv(self) -> CVScheme:
@@ -56,7 +59,7 @@ class LoadedStudy:
         return imputation_for(self.spec.data.missing)
 
     def default_modalities(self) -> tuple[str, ...]:
-        return tuple(self.cohort.modalities)
+        return tuple(m for m in self.cohort.modalities if m not in self.formed_modalities)
 
 
 def _suggest(name: str, known) -> str:
@@ -116,6 +119,22 @@ def _check_kinds(spec: StudyFile, where: str) -> None:
             message = format_validation_error(exc, where)
             raise StudyError(message.replace(f"{where}: ", f"{where}: stages[{i}].options.", 1)) \
                 from None
+
+
+def _load_kinds(spec: StudyFile, cohort: Cohort, where: str) -> tuple[str, ...]:
+    """Run each stage kind's ``on_load`` hook; the modalities the hooks formed."""
+    from .stage_kinds import stage_kind
+
+    formed: list[str] = []
+    for i, stage in enumerate(spec.stages):
+        hook = stage_kind(stage).on_load
+        if hook is None:
+            continue
+        try:
+            formed += hook(spec, cohort, i) or ()
+        except StudyError as exc:
+            raise StudyError(f"{where}: {exc}") from None
+    return tuple(dict.fromkeys(formed))
 
 
 def _check_names(spec: StudyFile, cohort: Cohort, where: str) -> None:
@@ -209,6 +228,7 @@ def load_study(path: str | Path) -> LoadedStudy:
     )
     _resolve_stage_modalities(spec, cohort)
     _check_kinds(spec, path.name)
+    formed = _load_kinds(spec, cohort, path.name)
     _check_names(spec, cohort, path.name)
     clinical = derive_labels(cohort.clinical, labels)
     _check_side_columns(spec, clinical, columns_used(labels, tasks_spec), path.name)
@@ -226,7 +246,7 @@ def load_study(path: str | Path) -> LoadedStudy:
             warnings.warn(note, UserWarning, stacklevel=2)
     cuts = dict(clinical.attrs.get("label_cuts", {}))
     study = LoadedStudy(path=path, spec=spec, cohort=cohort, clinical=clinical, tasks=tasks,
-                        label_cuts=cuts)
+                        label_cuts=cuts, formed_modalities=formed)
     from .stage_kinds import check_stage_kinds
 
     check_stage_kinds(study)  # what a stage's kind cannot do with these tasks

@@ -44,7 +44,13 @@ class PlannedEvaluation:
     ``subset`` restricts it to some subjects (None: the whole task); ``records``
     names extra per-fold records both engines compute and store with the result
     (:mod:`~cohortbench.execute.fold_records`); ``permutations`` overrides the
-    study's number of label shuffles for this evaluation (None: the study's).
+    study's number of label shuffles for this evaluation (None: the study's);
+    ``outer`` overrides the study's outer CV scheme (``loo``,
+    ``stratified-kfold:K`` or ``repeated-stratified-kfold:K:R``; None: the
+    study's ``cv.outer``). Both enter the evaluation's content key through its CV,
+    so an evaluation with its own shuffles or folds never shares a result with one
+    without; the label shuffles themselves stay those of the task (same seed), so
+    they are paired with every other evaluation of the task that has as many.
     """
 
     stage: str
@@ -57,6 +63,7 @@ class PlannedEvaluation:
     subset: Subset | None = None
     records: tuple[str, ...] = ()
     permutations: int | None = None
+    outer: str | None = None
 
     @property
     def view_key(self) -> tuple:
@@ -82,6 +89,7 @@ class PlannedEvaluation:
             **({"subset": self.subset.key} if self.subset is not None else {}),
             # the side steps only where set: they are stored with the extra fields
             **side_texts(c),
+            **({"outer": self.outer} if self.outer is not None else {}),
         }
 
 

@@ -58,6 +58,14 @@ class StageKind:
         :class:`~cohortbench.errors.StudyError` sentence, what a stage of this kind
         cannot do with the study's data (e.g. a size too small for the CV); run by
         ``load_study`` once the tasks are resolved, so ``validate`` says it too.
+    on_load : callable, optional
+        ``on_load(spec, cohort, index) -> tuple[str, ...]``, called by
+        :func:`~cohortbench.design.loaded_study.load_study` for each stage of this
+        kind once the data are read: it may refuse the stage (a ``StudyError`` whose
+        message starts with the key path, e.g. ``stages[4].options.of: ...``) and may
+        add modalities its plans need to ``cohort.modalities`` (e.g. one map alone);
+        it returns the names of the modalities it added, which stay out of the
+        study's default modalities.
     """
 
     name: str
@@ -67,6 +75,7 @@ class StageKind:
     options: type | None = None
     about: str = ""
     check: Callable[[Any, int], None] | None = None
+    on_load: Callable | None = None
 
 
 _KINDS: dict[str, StageKind] = {}
@@ -209,6 +218,8 @@ register_stage_kind(StageKind(
     about="Classifiers, pipelines, searches, modalities and parcellations, as the stage lists "
           "them (the published study's screen, refine, tune and enrich stages)."))
 
-# Built-in kinds defined in their own modules register themselves on import (after the
-# names above exist, which they use).
-from . import learn_stage  # noqa: E402,F401
+# The built-in kinds other than `standard` are defined in their own modules and register
+# themselves on import (after the names above exist, which they use); importing them here
+# makes them known wherever stage kinds are looked up (load_study, the runner).
+from . import importance_stage as _importance_stage  # noqa: E402,F401
+from . import learn_stage as _learn_stage  # noqa: E402,F401

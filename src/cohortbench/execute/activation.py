@@ -53,6 +53,20 @@ Choices other engines must reproduce:
 - **Raw weights** (secondary, never the primary statistic): the affine map from
   the features entering column scaling to the decision values, read off by
   probing the fitted steps with unit vectors (exact for affine steps).
+
+**Another engine** (one that does not fit a scikit-learn ``Pipeline``, e.g. the
+fast engine) computes, per outer fold and label vector, a :class:`FoldModelParts`
+and gets the same :class:`FoldImportance` from :func:`fold_importance_from_parts`:
+
+- ``entering``: the fold's training rows (train-only rows included, in the order of
+  the fold's ``train`` indices) after row scaling and imputation, before column
+  scaling, shape ``(n_train, p)``, NaN where a value is missing and not imputed;
+- ``decision_values``: the fitted model's linear decision values on those same
+  rows, shape ``(n_train, n_functions)``, in the scheme above (one column for two
+  classes; the K(K-1)/2 one-vs-one columns of libsvm for an SVC; one column per
+  class otherwise) — None when the classifier is not linear;
+- ``classes_seen``: the label codes the classifier was fitted on (``classes_``);
+- ``selected``: the selector's mask over the p original features, or None.
 """
 
 from __future__ import annotations
@@ -65,11 +79,13 @@ import numpy as np
 
 __all__ = [
     "FoldImportance",
+    "FoldModelParts",
     "activation_pattern",
     "classifier_decision_values",
     "decision_function_names",
     "decision_scheme",
     "fold_importance",
+    "fold_importance_from_parts",
     "is_linear_classifier",
     "raw_weights",
     "split_pipeline",
@@ -107,6 +123,49 @@ class FoldImportance:
     activation: np.ndarray | None
     selected: np.ndarray | None = None
     weights: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class FoldModelParts:
+    """What an engine without a fitted ``Pipeline`` provides for one fold's importance.
+
+    Attributes
+    ----------
+    entering : ndarray of shape (n_train, p)
+        The training rows as they enter column scaling (after row scaling and
+        imputation).
+    decision_values : ndarray of shape (n_train, n_functions), or None
+        The linear decision values on the same rows; None for a classifier that is
+        not linear.
+    scheme : {"binary", "one-vs-one", "per-class"}
+        How the columns of ``decision_values`` are defined (:func:`decision_scheme`).
+    classes_seen : tuple of int
+        The label codes the classifier was fitted on.
+    selected : ndarray of shape (p,), bool, or None
+        The selector's mask, None without a selector.
+    """
+
+    entering: np.ndarray
+    decision_values: np.ndarray | None
+    scheme: str
+    classes_seen: tuple
+    selected: np.ndarray | None = None
+
+
+def fold_importance_from_parts(parts: FoldModelParts, *, n_classes: int) -> FoldImportance:
+    """The :class:`FoldImportance` of one fold from an engine's :class:`FoldModelParts`.
+
+    Gives what :func:`fold_importance` gives for the same fitted model (without raw
+    weights, which need the fitted steps).
+    """
+    selected = None if parts.selected is None else np.asarray(parts.selected, dtype=bool)
+    if parts.decision_values is None:
+        return FoldImportance("not-linear", parts.scheme, None, selected)
+    if tuple(int(c) for c in parts.classes_seen) != tuple(range(n_classes)):
+        empty = np.full((_n_functions(parts.scheme, n_classes), parts.entering.shape[1]), np.nan)
+        return FoldImportance("missing-class", parts.scheme, empty, selected)
+    activation = activation_pattern(parts.entering, parts.decision_values)
+    return FoldImportance("linear", parts.scheme, activation, selected)
 
 
 def _near_constant(sum_squares: np.ndarray, mean: np.ndarray, n) -> np.ndarray:

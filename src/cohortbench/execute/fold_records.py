@@ -10,8 +10,17 @@ patterns, selection masks) are records; so is a learning curve's training size.
 
 A record function gets what both engines have for a fold: the rows, the training
 labels and the predicted codes; the reference engine also passes the fitted
-scikit-learn ``Pipeline`` (``fitted``), the fast engine None, so a function that
-needs a fitted model must say what it returns without one.
+scikit-learn ``Pipeline`` (``fitted``) and the training rows as given to ``fit``
+(``X_train``), the fast engine None, so a function that needs a fitted model must
+say what it returns without one. An engine without a ``Pipeline`` may instead pass
+what the record needs, computed its own way, in ``model_parts`` (for the
+``importance`` record: :class:`~cohortbench.execute.activation.FoldModelParts`).
+
+A record may also name a ``combine`` function (:func:`register_record`): the
+runner then stores ``combine(values, problem)`` instead of the per-fold values
+(:func:`finish_records`), once every label vector of the evaluation is in, e.g. to
+keep fold means instead of every fold (the ``importance`` record,
+:mod:`~cohortbench.execute.importance_fold`).
 
 Record functions are registered by name (:func:`register_record`); a run sends
 the ones it uses to its worker processes, which import cohortbench afresh.
@@ -26,7 +35,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["FoldRecordInput", "register_record", "unregister_record", "record_functions",
-           "ensure_records", "collect_records", "assemble_records", "jsonable"]
+           "ensure_records", "collect_records", "assemble_records", "finish_records",
+           "jsonable"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,14 @@ class FoldRecordInput:
         The test rows' predicted codes.
     fitted : object or None
         The fitted scikit-learn ``Pipeline`` (reference engine), or None.
+    X_train : ndarray or None
+        The training rows exactly as given to ``fitted.fit`` (not row-scaled), when
+        ``fitted`` is given.
+    classes : tuple of str
+        The problem's class names, in label-code order.
+    model_parts : object or None
+        What an engine without a fitted ``Pipeline`` computed for the records it
+        was asked for (see the record's documentation), or None.
     """
 
     label_vector: int
@@ -56,22 +74,45 @@ class FoldRecordInput:
     y_train: np.ndarray
     predicted: np.ndarray
     fitted: Any = None
+    X_train: np.ndarray | None = None
+    classes: tuple = ()
+    model_parts: Any = None
 
 
 _RECORDS: dict[str, Callable[[FoldRecordInput], Any]] = {}
+_COMBINE: dict[str, Callable] = {}
 
 
-def register_record(name: str, function: Callable[[FoldRecordInput], Any]) -> None:
-    """Make a per-fold record available by name (replacing one of that name)."""
+def register_record(name: str, function: Callable[[FoldRecordInput], Any],
+                    combine: Callable | None = None) -> None:
+    """Make a per-fold record available by name (replacing one of that name).
+
+    Parameters
+    ----------
+    name : str
+    function : callable
+        ``function(fold: FoldRecordInput)`` -> a JSON-able value.
+    combine : callable, optional
+        ``combine(values, problem)`` -> the JSON-able value stored instead of
+        ``values`` (``[[value per fold] per label vector]``); called once per
+        evaluation by the runner (:func:`finish_records`). None: every fold's value
+        is stored.
+    """
     if not isinstance(name, str) or not name:
         raise ValueError(f"A record name must be a non-empty string; got {name!r}.")
     if not callable(function):
         raise TypeError(f"The record {name!r} needs a callable; got {function!r}.")
+    if combine is not None and not callable(combine):
+        raise TypeError(f"The record {name!r} needs a callable combine; got {combine!r}.")
     _RECORDS[name] = function
+    _COMBINE.pop(name, None)
+    if combine is not None:
+        _COMBINE[name] = combine
 
 
 def unregister_record(name: str) -> None:
     _RECORDS.pop(name, None)
+    _COMBINE.pop(name, None)
 
 
 def record_functions(names) -> dict:
@@ -111,3 +152,27 @@ def assemble_records(names, per_fold: dict, n_label_vectors: int, n_folds: list[
     """``{name: [[value per fold] per label vector]}`` from ``{(vector, fold): {name: value}}``."""
     return {name: [[per_fold[(v, f)][name] for f in range(n_folds[v])]
                    for v in range(n_label_vectors)] for name in names}
+
+
+def finish_records(records: dict, problem) -> dict:
+    """The records as stored: each registered ``combine`` applied to its values.
+
+    Parameters
+    ----------
+    records : dict
+        ``{name: [[value per fold] per label vector]}`` of one whole evaluation
+        (every label vector joined).
+    problem : Problem
+        The evaluation's problem (feature names, classes).
+
+    Returns
+    -------
+    dict
+        ``{name: stored value}``.
+    """
+    return {name: (_COMBINE[name](values, problem) if name in _COMBINE else values)
+            for name, values in records.items()}
+
+
+# The built-in records register themselves (after the names above exist).
+from . import importance_fold as _importance_fold  # noqa: E402,F401

@@ -54,6 +54,9 @@ class Problem:
         harmonize), so every other configuration sees exactly the features.
     side_layout : SideLayout or None
         Where each covariate and the site sit in ``side``.
+    columns : tuple of str
+        The feature names ``"<map>:<roi>"`` of the view, one per feature column
+        (side columns, when a problem carries them, have none).
     """
 
     X: np.ndarray
@@ -69,6 +72,7 @@ class Problem:
     shuffle_groups: np.ndarray | None = None
     side: np.ndarray | None = None
     side_layout: object | None = None
+    columns: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not self.shuffle_key:
@@ -151,6 +155,7 @@ def make_problem(view: View, task: Task, subset: Subset | None = None, side=None
         view_fingerprint=view.fingerprint,
         shuffle_key=task.name if subset is None else f"{task.name}|{subset.key}",
         content=content,
+        columns=tuple(view.columns),
         **extra,
     )
     return problem, left_out

@@ -116,7 +116,8 @@ def evaluate_labels(problem: Problem, config: PipelineConfig, cv: CVScheme, y,
         predicted = np.asarray(fitted.predict(X[test]), dtype=np.int64)
         if records:
             kept.append(collect_records(records, FoldRecordInput(
-                label_vector, fold, train, test, y[train], predicted, fitted)))
+                label_vector, fold, train, test, y[train], predicted, fitted,
+                X_train=problem.X[train], classes=problem.classes)))
         for row, label in zip(test, predicted):
             repeat = times_seen[row]
             if repeat == len(predictions):

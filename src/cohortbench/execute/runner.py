@@ -29,7 +29,7 @@ from ..errors import RunError
 from ..store.results_store import ResultsStore
 from ..store.run_lock import RunLock
 from .backends import Backend, InlineBackend
-from .fold_records import record_functions
+from .fold_records import finish_records, record_functions
 from .preparation import Prepared, prepare, prepare_problems, view_dropped
 from .problem import make_problem
 from .progress import Progress
@@ -305,10 +305,14 @@ class _Execution:
         return problem
 
     def _cv(self, planned):
-        """The study's CV, with the evaluation's own number of shuffles when it sets one."""
-        if planned.permutations is None or planned.permutations == self.cv.permutations:
-            return self.cv
-        return dataclasses.replace(self.cv, permutations=int(planned.permutations))
+        """The study's CV, with the evaluation's own shuffles and outer CV when it sets them."""
+        changes = {}
+        if planned.permutations is not None and planned.permutations != self.cv.permutations:
+            changes["permutations"] = int(planned.permutations)
+        outer = getattr(planned, "outer", None)
+        if outer is not None and outer != self.cv.outer:
+            changes["outer"] = str(outer)
+        return dataclasses.replace(self.cv, **changes) if changes else self.cv
 
     def _meta(self, planned, problem, content_key, version) -> dict:
         return dict(planned.meta(), n_subjects=problem.n_eval,
@@ -384,6 +388,9 @@ class _Execution:
                 finished.add(key)
                 meta = self._meta(planned, problem, content_key, self.version)
                 if unit_outcome.ok:
+                    if result.records:  # e.g. fold means instead of every fold's values
+                        result = dataclasses.replace(
+                            result, records=finish_records(result.records, problem))
                     self.store.write_result(key, meta, result)
                     self.outcome.computed += 1
                 else:

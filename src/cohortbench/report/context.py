@@ -45,6 +45,10 @@ class ReportContext:
     sites : dict
         Covariates, batch column and per-task site x class counts
         (``run_info["sites"]``); empty for a study without them.
+    records : dict
+        Evaluation id -> ``{record name: stored value}``: the extra records of the
+        evaluations of stages whose kind is not ``standard`` (e.g. the activation
+        patterns of an ``importance`` stage).
     """
 
     study_name: str = "cohortbench study"
@@ -57,6 +61,7 @@ class ReportContext:
     reductions: tuple = ()
     stage_kinds: dict = field(default_factory=dict)
     sites: dict = field(default_factory=dict)
+    records: dict = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, mapping) -> "ReportContext":
@@ -72,7 +77,7 @@ class ReportContext:
         for name in ("decisions", "warnings", "reductions"):
             if name in values:
                 values[name] = tuple(values[name] or ())
-        for name in ("settings", "cohort_summary", "versions", "stage_kinds", "sites"):
+        for name in ("settings", "cohort_summary", "versions", "stage_kinds", "sites", "records"):
             if name in values:
                 values[name] = dict(values[name] or {})
         values["study_name"] = str(values.get("study_name") or cls.study_name)
@@ -132,9 +137,21 @@ def load_context(run_dir: Path, store, *, version: str) -> ReportContext:
     summary["label_cuts"] = info.get("label_cuts") or {}
     summary["dropped"] = info.get("dropped") or summary.get("dropped") or {}
     return ReportContext(
+        records=_kind_records(store, info.get("stage_kinds") or {}),
         study_name=info.get("study_name") or Path(run_dir).name,
         settings=settings, cohort_summary=summary, decisions=tuple(decisions),
         warnings=tuple(info.get("warnings") or ()), versions=software_versions(version),
         reductions=tuple(info.get("reductions") or ()),
         stage_kinds=dict(info.get("stage_kinds") or {}),
         sites=dict(info.get("sites") or {}))
+
+
+def _kind_records(store, stage_kinds: dict) -> dict:
+    """Evaluation id -> stored records, for the stages whose kind is not ``standard``."""
+    stages = [stage for stage, kind in stage_kinds.items()
+              if isinstance(kind, dict) and kind.get("kind", "standard") != "standard"]
+    if not stages:
+        return {}
+    frame = store.evaluations_frame()
+    keys = frame.loc[frame["stage"].isin(stages), "evaluation_key"]
+    return {key: found for key in keys if (found := store.records(key))}

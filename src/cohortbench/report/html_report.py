@@ -31,6 +31,7 @@ from cohortbench.analyse.verdicts import MIN_PERMUTATIONS, format_p, p_floor
 from cohortbench.report.context import ReportContext
 from cohortbench.report.learn_section import learn_blocks
 from cohortbench.report.sites_section import sites_section
+from cohortbench.report.importance_section import importance_blocks
 from cohortbench.report.summary import build_summary
 from cohortbench.design.vocabulary import KEY_FIELDS, STEPS
 from cohortbench.report import figures as F
@@ -403,6 +404,8 @@ def _stage_sections(evaluations, nulls, predictions, context, stage_kinds, figur
         builder = {"screen": _screen_blocks, "refine": _refine_blocks, "tune": _tune_blocks,
                    "enrich": lambda *a: _enrich_blocks(*a, nulls),
                    "learn": lambda *a: learn_blocks(*a, nulls, text=_text, table=_table),
+                   "importance": lambda *a: importance_blocks(
+                       *a, evaluations=evaluations, predictions=predictions),
                    }.get(kind, _other_blocks)
         blocks = builder(frame, stage, slug, figures, context)
         if cross_stage:  # a kind kept out of comparisons is not ranked either
