@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import importlib
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,17 @@ def test_a_layer_never_imports_a_later_one(layer):
                 f"{path.relative_to(ROOT)} imports {name}"
     assert "cohortbench" not in {n for p in (ROOT / "src" / "cohortbench" / layer).rglob("*.py")
                                  for n in _imports(p)}, "no import of the package root"
+
+
+def test_public_functions_are_not_hidden_by_subpackages_of_the_same_name():
+    # `cohortbench.report` and `cohortbench.extract` are both a command of the API
+    # and a subpackage; importing the subpackage first (as the report or a test
+    # does) must leave the function in place, in a fresh interpreter.
+    code = ("import cohortbench.report.html_report, cohortbench.extract.spec\n"
+            "import cohortbench as cb, inspect\n"
+            "assert inspect.isfunction(cb.report) and inspect.isfunction(cb.extract)\n"
+            "from cohortbench.report import build_report\n"
+            "assert inspect.isfunction(build_report)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr

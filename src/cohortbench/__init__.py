@@ -4,6 +4,10 @@ The public API is loaded lazily so that ``import cohortbench`` stays cheap and a
 command such as ``cohortbench validate`` does not import every engine.
 """
 
+import sys
+import types
+
+
 def _installed_version() -> str:
     import importlib.metadata as md
 
@@ -25,6 +29,24 @@ _PUBLIC = {
 }
 
 __all__ = ["__version__", *_PUBLIC]
+
+
+class _Package(types.ModuleType):
+    """The package module, whose public functions stay what its subpackages' imports find.
+
+    Importing a subpackage binds its name on the package (``cohortbench.report`` the
+    module), which would hide the function of the same name (``cohortbench.report``
+    the command) for the rest of the process. The subpackage stays in ``sys.modules``;
+    only the binding on the package is declined.
+    """
+
+    def __setattr__(self, name, value):
+        if name in _PUBLIC and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name):
