@@ -16,7 +16,7 @@ import pandas as pd
 from cohortbench.analyse.verdicts import format_p, p_floor
 from cohortbench.design.vocabulary import FIELD_LABELS, option_text
 
-__all__ = ["step_sentences", "data_sentences", "decision_sentence"]
+__all__ = ["step_sentences", "data_sentences", "decision_sentence", "engine_sentences"]
 
 
 def _points(value: float) -> str:
@@ -137,3 +137,36 @@ def decision_sentence(decision: dict) -> str:
     if isinstance(payload.get("text"), str) and payload["text"]:
         return payload["text"]  # a decision that words itself (e.g. a learn stage's plan)
     return f"Stage {stage}: {kind} decision {payload}."
+
+
+#: ``engine`` values that need no word: the engine the run asked for, on its own paths.
+_PLAIN_ENGINES = {"fast", "fast-fallback", "reference"}
+
+
+def engine_sentences(evaluations: pd.DataFrame) -> list[str]:
+    """What the engines decided on their own: hand-overs and fast paths switched off.
+
+    One sentence per distinct ``engine`` value other than plain ``fast``,
+    ``fast-fallback`` or ``reference`` (docs/engines.md): the fast engine handed
+    the evaluation to the reference engine (``reference (side steps)``, ...), or a
+    fast sub-path was switched off where it ran (``fast; <path> off: <reason>``).
+    The results are the same either way; the sentence says what ran.
+    """
+    if "engine" not in evaluations or evaluations.empty:
+        return []
+    sentences = []
+    for value, count in evaluations["engine"].dropna().astype(str).value_counts(sort=False).items():
+        if value in _PLAIN_ENGINES:
+            continue
+        if value.startswith("reference ("):
+            why = value[len("reference ("):].rstrip(")")
+            sentences.append(f"{count} evaluation(s) were handed by the fast engine to the "
+                             f"reference engine ({why}: the fast engine has no path for it); "
+                             "the results are those of the reference engine.")
+        else:
+            _, _, switched = value.partition("; ")
+            sentences.append(f"{count} evaluation(s) ran with a fast sub-path switched off "
+                             f"({switched}); the plain estimator did that part: same results, "
+                             "slower.")
+    return sentences
+

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["FoldRecordInput", "register_record", "unregister_record", "record_functions",
-           "ensure_records", "collect_records", "assemble_records", "finish_records",
+           "ensure_records", "needs_a_model", "collect_records", "assemble_records", "finish_records",
            "jsonable"]
 
 
@@ -81,10 +81,11 @@ class FoldRecordInput:
 
 _RECORDS: dict[str, Callable[[FoldRecordInput], Any]] = {}
 _COMBINE: dict[str, Callable] = {}
+_NEEDS_MODEL: set[str] = set()
 
 
 def register_record(name: str, function: Callable[[FoldRecordInput], Any],
-                    combine: Callable | None = None) -> None:
+                    combine: Callable | None = None, needs_model: bool = False) -> None:
     """Make a per-fold record available by name (replacing one of that name).
 
     Parameters
@@ -97,6 +98,10 @@ def register_record(name: str, function: Callable[[FoldRecordInput], Any],
         ``values`` (``[[value per fold] per label vector]``); called once per
         evaluation by the runner (:func:`finish_records`). None: every fold's value
         is stored.
+    needs_model : bool, default False
+        The record reads the fitted model (``fitted`` or ``model_parts``), which
+        the fast engine does not give: evaluations asking for it are handed to the
+        reference engine, with a note (:func:`needs_a_model`).
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"A record name must be a non-empty string; got {name!r}.")
@@ -106,6 +111,9 @@ def register_record(name: str, function: Callable[[FoldRecordInput], Any],
         raise TypeError(f"The record {name!r} needs a callable combine; got {combine!r}.")
     _RECORDS[name] = function
     _COMBINE.pop(name, None)
+    _NEEDS_MODEL.discard(name)
+    if needs_model:
+        _NEEDS_MODEL.add(name)
     if combine is not None:
         _COMBINE[name] = combine
 
@@ -113,6 +121,12 @@ def register_record(name: str, function: Callable[[FoldRecordInput], Any],
 def unregister_record(name: str) -> None:
     _RECORDS.pop(name, None)
     _COMBINE.pop(name, None)
+    _NEEDS_MODEL.discard(name)
+
+
+def needs_a_model(names) -> tuple[str, ...]:
+    """Those of the records ``names`` registered with ``needs_model=True``."""
+    return tuple(name for name in names if name in _NEEDS_MODEL)
 
 
 def record_functions(names) -> dict:

@@ -145,4 +145,5 @@ def decode_importance(value) -> ImportanceRecord:
     return record_from_bytes(base64.b64decode(value["data"]))
 
 
-register_record(RECORD_NAME, importance_fold_record, combine=combine_importance)
+register_record(RECORD_NAME, importance_fold_record, combine=combine_importance,
+                needs_model=True)

@@ -26,7 +26,7 @@ from cohortbench.analyse import (
     top_performers,
 )
 from cohortbench.analyse.familywise import describe_configuration
-from cohortbench.analyse.narrative import data_sentences, decision_sentence
+from cohortbench.analyse.narrative import data_sentences, decision_sentence, engine_sentences
 from cohortbench.analyse.verdicts import MIN_PERMUTATIONS, format_p, p_floor
 from cohortbench.report.context import ReportContext
 from cohortbench.report.learn_section import learn_blocks
@@ -539,7 +539,7 @@ def build_report(run_dir, *, evaluations: pd.DataFrame, predictions: pd.DataFram
         decisions=_table(pd.DataFrame([(d.get("stage", ""), decision_sentence(d))
                                        for d in context.get("decisions") or []],
                                       columns=["Stage", "Decision"])),
-        warnings=[str(w) for w in context.get("warnings") or []],
+        warnings=[str(w) for w in context.get("warnings") or []] + engine_sentences(evaluations),
         versions=_table(pd.DataFrame(list((context.get("versions") or {}).items()),
                                      columns=["Package", "Version"])),
     )

@@ -73,12 +73,13 @@ used it; a configuration's own classifier fits are charged to it alone.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ...design.configs import CVScheme, PipelineConfig
 from ...store.records import EvaluationResult
+from ..fold_records import FoldRecordInput, assemble_records, collect_records
 from ..permutations import label_vectors
 from ..problem import Problem
 from ..scoring import assemble_result, pooled_accuracy
@@ -104,8 +105,13 @@ class _Ledger:
     the reference engine records, whatever order the splits were processed in.
     """
 
-    def __init__(self, n_configs: int, splits):
+    def __init__(self, n_configs: int, splits, records=None, classes=()):
         self.seconds = np.zeros(n_configs)
+        # Per configuration, the per-fold records it asks for, and what they gave:
+        # {(label vector, fold): {name: value}}.
+        self.wanted = [tuple(names) for names in (records or [()] * n_configs)]
+        self.records: list[dict[tuple, dict]] = [{} for _ in range(n_configs)]
+        self.classes = tuple(classes)
         self.split_seconds = np.zeros(n_configs)  # of which label-free (see PartialEvaluation)
         self.offsets = [np.cumsum([0] + [len(test) for _, test in label_splits])
                         for label_splits in splits]
@@ -170,7 +176,18 @@ def _config_steps(config_index, config, cv, fold, labels, search, ledger, where)
     ledger.seconds[config_index] += seconds
     for item in chain + used:
         item.users.add(config_index)
-    ledger.record(config_index, *where, np.asarray(predicted, dtype=np.int64), texts)
+    predicted = np.asarray(predicted, dtype=np.int64)
+    if ledger.wanted[config_index]:
+        # What both engines have for a fold; no fitted Pipeline here (fold_records).
+        try:
+            ledger.records[config_index][where] = collect_records(
+                ledger.wanted[config_index],
+                FoldRecordInput(where[0], where[1], fold.train, fold.test, labels.y_train,
+                                predicted, classes=ledger.classes))
+        except Exception as exc:  # noqa: BLE001 - e.g. a record that needs a fitted model
+            ledger.failed.setdefault(config_index, exc)
+            return
+    ledger.record(config_index, *where, predicted, texts)
 
 
 def _predictions(splits, per_fold, n_eval: int) -> np.ndarray:
@@ -268,6 +285,10 @@ class PartialEvaluation:
         after no selection, kernel products, ...) that every label vector of an
         outer training set shares: a part over more label vectors pays it once per
         split (the time estimate prices it so, :mod:`cohortbench.execute.estimate`).
+    records : dict
+        ``{(label vector, fold): {name: value}}``: the per-fold records the
+        configuration asked for (:mod:`cohortbench.execute.fold_records`), empty
+        when none.
     """
 
     start: int
@@ -278,6 +299,7 @@ class PartialEvaluation:
     seconds: float
     paths_off: tuple = ()
     split_seconds: float = 0.0
+    records: dict = field(default_factory=dict)
 
 
 def evaluate_fast_part(problem: Problem, configs: list[PipelineConfig], cv: CVScheme,
@@ -306,10 +328,7 @@ def evaluate_fast_part(problem: Problem, configs: list[PipelineConfig], cv: CVSc
     first, stop = label_vectors or (0, len(vectors))
     if not 0 <= first < stop <= len(vectors):
         raise ValueError(f"label vectors {first}..{stop - 1} are not within 0..{len(vectors) - 1}.")
-    ledger = _Ledger(len(configs), splits)
-    for config_index, wanted in enumerate(records or []):
-        if wanted:  # TODO(lead): per-fold records on the fast path
-            ledger.failed[config_index] = NotImplementedError("per-fold records")
+    ledger = _Ledger(len(configs), splits, records, problem.classes)
     rfe_k_min = _rfe_k_min(configs, n_features)
 
     # Group (label vector, fold) pairs by their split so label-free work is done once.
@@ -360,7 +379,8 @@ def evaluate_fast_part(problem: Problem, configs: list[PipelineConfig], cv: CVSc
                     in ledger.chosen[index].items() if label_vector == 0},
             seconds=float(ledger.seconds[index]) + overhead,
             paths_off=paths_off(configs[index]),
-            split_seconds=float(ledger.split_seconds[index]))
+            split_seconds=float(ledger.split_seconds[index]),
+            records=dict(ledger.records[index]))
     return outcomes
 
 
@@ -408,12 +428,17 @@ def _joined(problem, config, parts, vectors, splits) -> EvaluationResult:
         n_used = min(int(config.n_features), n_features)
     engine = "fast" if config.classifier in FAST_CLASSIFIERS else "fast-fallback"
     notes = dict.fromkeys(note for part in parts for note in part.paths_off)
+    kept = {where: values for part in parts for where, values in part.records.items()}
+    records = None
+    if kept:
+        names = tuple(next(iter(kept.values())))
+        records = assemble_records(names, kept, len(vectors), [len(s) for s in splits])
     return assemble_result(
         problem, config, runs[0], splits[0], nulls,
         chosen_params=[parts[0].chosen.get(fold, {}) for fold in range(len(splits[0]))],
         n_features_used=n_used, seconds=float(sum(part.seconds for part in parts)),
         engine="; ".join([engine, *notes]),
-        warnings=tuple(sorted(seen, key=seen.__getitem__)))
+        warnings=tuple(sorted(seen, key=seen.__getitem__)), records=records)
 
 
 def _vectors_and_splits(problem: Problem, cv: CVScheme) -> tuple[list, list]:
