@@ -413,3 +413,17 @@ def test_several_workers_share_what_two_processes_got_together(monkeypatch):
     monkeypatch.setattr(estimate, "_cores", lambda: 8)
     assert estimate._slowdown(8, 1.0, 2.0) == 1.0           # two free cores of eight: all free
     assert estimate._slowdown(8, 1.0, 1.0) == pytest.approx(2.0)      # half of each core
+
+
+def test_evaluations_on_subsets_or_other_folds_are_not_taken_for_an_earlier_stages():
+    from cohortbench.design.plans import Subset
+    from cohortbench.execute.assumed_plan import evaluation_key
+
+    whole = PlannedEvaluation("learn", 4, 0, "2-class", ("qT1",), "all", PipelineConfig("KNN"))
+    variants = [dataclasses.replace(whole, subset=Subset(("a", "b"), key="size=2/repeat=0")),
+                dataclasses.replace(whole, subset=Subset(("a", "c"), key="size=2/repeat=1")),
+                dataclasses.replace(whole, permutations=5),
+                dataclasses.replace(whole, outer="repeated-stratified-kfold:5:10"),
+                dataclasses.replace(whole, records=("importance",))]
+    keys = {evaluation_key(p)[1:] for p in [whole, *variants]}  # [1:]: across stages
+    assert len(keys) == 1 + len(variants)

@@ -24,8 +24,13 @@ __all__ = ["StagePlan", "evaluation_key", "stage_plans"]
 
 
 def evaluation_key(p: PlannedEvaluation) -> tuple:
-    """``(stage, task, modalities, parcellation, config)``: how the estimate names an evaluation."""
-    return (p.stage, p.task, p.modalities, p.parcellation, p.config)
+    """How the estimate names an evaluation: ``(stage, task, modalities, parcellation,
+    config, subset, shuffles, outer CV, records)`` (what the runner's content key depends on)."""
+    subset = getattr(p, "subset", None)
+    return (p.stage, p.task, p.modalities, p.parcellation, p.config,
+            None if subset is None else subset.key, getattr(p, "permutations", None),
+            getattr(p, "outer", None),
+            tuple(getattr(p, "records", ()) or ()))
 
 
 def _describe_steps(steps: dict) -> str:
@@ -116,7 +121,9 @@ def stage_plans(study, done: Callable[[PlannedEvaluation], bool] | None = None) 
         left = [p for p in planned if not (done and done(p))]
         todo = [p for p in left if evaluation_key(p)[1:] not in seen]  # the runner copies the others
         seen.update(evaluation_key(p)[1:] for p in planned)
-        assumption = "; ".join(dict.fromkeys(notes)) or None
+        # a note may itself join several (an earlier stage's assumptions): each said once
+        assumption = "; ".join(dict.fromkeys(part for note in notes
+                                             for part in note.split("; "))) or None
         plans.append(StagePlan(stage, todo, len(planned) - len(left), assumption, n_assumed,
                                len(left) - len(todo)))
         # What later stages will read: this stage's results and its shortlist.
