@@ -37,6 +37,7 @@ from ..design.configs import CVScheme, PipelineConfig
 from ..store.records import EvaluationResult
 from .permutations import label_vectors
 from .fold_records import FoldRecordInput, collect_records
+from .svr_kkt import replay_rfe_checks
 from .pipelines import build_pipeline
 from .problem import Problem
 from .scoring import IGNORED_WARNINGS, assemble_result, pooled_accuracy, warning_text
@@ -64,6 +65,9 @@ class LabelRun:
         As returned by :func:`build_pipeline`.
     records : tuple of dict
         Per outer fold, the requested records ``{name: value}`` (empty when none).
+    ranking_fits : tuple of int
+        ``(checked, unreliable)`` RFE ranking fits of the outer folds
+        (:mod:`~cohortbench.execute.svr_kkt`); ``(0, 0)`` without RFE.
     """
 
     predictions: np.ndarray
@@ -71,6 +75,7 @@ class LabelRun:
     chosen_params: tuple
     n_features_used: int
     records: tuple = ()
+    ranking_fits: tuple = (0, 0)
 
 
 def evaluate_labels(problem: Problem, config: PipelineConfig, cv: CVScheme, y,
@@ -102,6 +107,7 @@ def evaluate_labels(problem: Problem, config: PipelineConfig, cv: CVScheme, y,
     predictions: list[list[int]] = []
     times_seen = np.zeros(problem.n_eval, dtype=np.int64)
     chosen, n_used, kept = [], None, []
+    checked = unreliable = 0
     for fold, (train, test) in enumerate(splits):
         pipeline, n_used = build_pipeline(
             config, blocks=problem.blocks, n_classes=n_classes,
@@ -114,6 +120,9 @@ def evaluate_labels(problem: Problem, config: PipelineConfig, cv: CVScheme, y,
                                          space, splitter, cv.seed)
         chosen.append(params)
         predicted = np.asarray(fitted.predict(X[test]), dtype=np.int64)
+        if config.feature_selection == "rfe":  # the ranking fits, replayed and checked
+            fits = replay_rfe_checks(fitted, X[train], y[train])
+            checked, unreliable = checked + fits[0], unreliable + fits[1]
         if records:
             kept.append(collect_records(records, FoldRecordInput(
                 label_vector, fold, train, test, y[train], predicted, fitted,
@@ -127,7 +136,7 @@ def evaluate_labels(problem: Problem, config: PipelineConfig, cv: CVScheme, y,
     if times_seen.min() != times_seen.max():
         raise RuntimeError("The outer CV did not predict every subject equally often.")
     return LabelRun(np.asarray(predictions, dtype=np.int64), splits, tuple(chosen), n_used,
-                    tuple(kept))
+                    tuple(kept), (checked, unreliable))
 
 
 def evaluate_reference(problem: Problem, config: PipelineConfig, cv: CVScheme,
@@ -156,11 +165,12 @@ def evaluate_reference(problem: Problem, config: PipelineConfig, cv: CVScheme,
         warnings.simplefilter("always")
         real_labels, *shuffles = label_vectors(problem, cv)
         real = evaluate_labels(problem, config, cv, real_labels, records)
-        nulls, kept = [], [real.records]
+        nulls, kept, fits = [], [real.records], [real.ranking_fits]
         for index, shuffled in enumerate(shuffles, start=1):
             run = evaluate_labels(problem, config, cv, shuffled, records, index)
             nulls.append(pooled_accuracy(shuffled[: problem.n_eval], run.predictions))
             kept.append(run.records)
+            fits.append(run.ranking_fits)
     for item in caught:
         if issubclass(item.category, IGNORED_WARNINGS):
             continue
@@ -174,4 +184,6 @@ def evaluate_reference(problem: Problem, config: PipelineConfig, cv: CVScheme,
                            seconds=time.perf_counter() - start, engine="reference",
                            warnings=tuple(recorded),
                            records={name: [[fold[name] for fold in vector] for vector in kept]
-                                    for name in records})
+                                    for name in records},
+                           ranking_fits=tuple(map(sum, zip(*fits)))
+                           if config.feature_selection == "rfe" else None)

@@ -96,7 +96,8 @@ def majority_vote(predictions: np.ndarray, n_classes: int) -> np.ndarray:
 
 def assemble_result(problem: Problem, config: PipelineConfig, predictions: np.ndarray,
                     splits, nulls, *, chosen_params, n_features_used: int, seconds: float,
-                    engine: str, warnings, records: dict | None = None) -> EvaluationResult:
+                    engine: str, warnings, records: dict | None = None,
+                    ranking_fits: tuple[int, int] | None = None) -> EvaluationResult:
     """The result record of one evaluation (shared by every engine).
 
     Parameters
@@ -117,6 +118,10 @@ def assemble_result(problem: Problem, config: PipelineConfig, predictions: np.nd
     warnings : tuple of str
     records : dict, optional
         Extra per-fold records, ``{name: [[value per fold] per label vector]}``.
+    ranking_fits : (int, int), optional
+        ``(checked, unreliable)`` RFE ranking fits over every label vector
+        (:mod:`~cohortbench.execute.svr_kkt`); None for a configuration without RFE.
+        Sets ``numerically_reliable`` and ``unreliable_fraction``.
 
     Returns
     -------
@@ -152,4 +157,7 @@ def assemble_result(problem: Problem, config: PipelineConfig, predictions: np.nd
         engine=engine,
         warnings=tuple(warnings),
         records=dict(records or {}),
+        numerically_reliable=None if ranking_fits is None else ranking_fits[1] == 0,
+        unreliable_fraction=None if ranking_fits is None else
+        (ranking_fits[1] / ranking_fits[0] if ranking_fits[0] else 0.0),
     )

@@ -112,6 +112,8 @@ class _Ledger:
         self.wanted = [tuple(names) for names in (records or [()] * n_configs)]
         self.records: list[dict[tuple, dict]] = [{} for _ in range(n_configs)]
         self.classes = tuple(classes)
+        # (checked, unreliable) RFE ranking fits of the outer folds (svr_kkt)
+        self.ranking_fits = np.zeros((n_configs, 2), dtype=np.int64)
         self.split_seconds = np.zeros(n_configs)  # of which label-free (see PartialEvaluation)
         self.offsets = [np.cumsum([0] + [len(test) for _, test in label_splits])
                         for label_splits in splits]
@@ -177,6 +179,9 @@ def _config_steps(config_index, config, cv, fold, labels, search, ledger, where)
     for item in chain + used:
         item.users.add(config_index)
     predicted = np.asarray(predicted, dtype=np.int64)
+    if config.feature_selection == "rfe":  # chain[4]: the outer split's RFE path
+        k = min(int(config.n_features), fold.view.X.shape[1])
+        ledger.ranking_fits[config_index] += chain[4].value.ranking_fits(k)
     if ledger.wanted[config_index]:
         # What both engines have for a fold; no fitted Pipeline here (fold_records).
         try:
@@ -285,6 +290,9 @@ class PartialEvaluation:
         after no selection, kernel products, ...) that every label vector of an
         outer training set shares: a part over more label vectors pays it once per
         split (the time estimate prices it so, :mod:`cohortbench.execute.estimate`).
+    ranking_fits : (int, int)
+        ``(checked, unreliable)`` RFE ranking fits of these label vectors' outer
+        folds (:mod:`cohortbench.execute.svr_kkt`).
     records : dict
         ``{(label vector, fold): {name: value}}``: the per-fold records the
         configuration asked for (:mod:`cohortbench.execute.fold_records`), empty
@@ -300,6 +308,7 @@ class PartialEvaluation:
     paths_off: tuple = ()
     split_seconds: float = 0.0
     records: dict = field(default_factory=dict)
+    ranking_fits: tuple = (0, 0)
 
 
 def evaluate_fast_part(problem: Problem, configs: list[PipelineConfig], cv: CVScheme,
@@ -380,7 +389,8 @@ def evaluate_fast_part(problem: Problem, configs: list[PipelineConfig], cv: CVSc
             seconds=float(ledger.seconds[index]) + overhead,
             paths_off=paths_off(configs[index]),
             split_seconds=float(ledger.split_seconds[index]),
-            records=dict(ledger.records[index]))
+            records=dict(ledger.records[index]),
+            ranking_fits=tuple(int(v) for v in ledger.ranking_fits[index]))
     return outcomes
 
 
@@ -438,7 +448,9 @@ def _joined(problem, config, parts, vectors, splits) -> EvaluationResult:
         chosen_params=[parts[0].chosen.get(fold, {}) for fold in range(len(splits[0]))],
         n_features_used=n_used, seconds=float(sum(part.seconds for part in parts)),
         engine="; ".join([engine, *notes]),
-        warnings=tuple(sorted(seen, key=seen.__getitem__)), records=records)
+        warnings=tuple(sorted(seen, key=seen.__getitem__)), records=records,
+        ranking_fits=tuple(map(sum, zip(*(part.ranking_fits for part in parts))))
+        if config.feature_selection == "rfe" else None)
 
 
 def _vectors_and_splits(problem: Problem, cv: CVScheme) -> tuple[list, list]:

@@ -47,6 +47,8 @@ from functools import lru_cache
 import numpy as np
 
 from ..._compat import SVR_SOLVER, gate
+from .. import svr_kkt
+from ..svr_kkt import checked_width, relative_violation
 from .kernel_svm import libsvm_gram
 from .libsvm_direct import svr_precomputed_dual
 
@@ -63,10 +65,15 @@ class RFEPath:
         Number of columns the path started from.
     eliminated : ndarray of shape (n_features - k_min,), int
         Column indices in the order RFE removed them.
+    violations : ndarray of shape (n_features - k_min,), float, optional
+        Per fit (aligned with ``eliminated``), its relative optimality gap on the
+        float64 problem (:func:`~cohortbench.execute.svr_kkt.relative_violation`);
+        NaN for the fits that are not checked (more than ``2 n`` features left).
     """
 
     n_features: int
     eliminated: np.ndarray
+    violations: np.ndarray | None = None
 
     @property
     def k_min(self) -> int:
@@ -89,6 +96,14 @@ class RFEPath:
         n_removed = max(self.n_features - k, 0)
         mask[self.eliminated[:n_removed]] = False
         return mask
+
+    def ranking_fits(self, k: int) -> tuple[int, int]:
+        """``(checked, unreliable)`` among the fits ``RFE(..., n_features_to_select=k)`` makes."""
+        if self.violations is None:
+            return 0, 0
+        made = self.violations[:max(self.n_features - k, 0)]
+        checked = made[~np.isnan(made)]
+        return int(checked.size), int((checked > svr_kkt.UNRELIABLE_ABOVE).sum())
 
 
 def solver_off() -> str | None:
@@ -206,6 +221,7 @@ def rfe_path(X, y, k_min: int, *, C: float = 1.0, epsilon: float = 0.1,
     exact_below = 2 * n if exact_below is None else exact_below
     n_steps = max(p - k_min, 0)
     eliminated = np.empty(n_steps, dtype=np.intp)
+    violations = np.full(n_steps, np.nan)
     alive = np.ones(p, dtype=bool)
     C, epsilon, tol = float(C), float(epsilon), float(tol)
     # `block` holds the columns alive at the last recompute, contiguous; columns
@@ -246,6 +262,10 @@ def rfe_path(X, y, k_min: int, *, C: float = 1.0, epsilon: float = 0.1,
             support, dual_coef, last_iterations = svr_dual(
                 gram, y, C=C, epsilon=epsilon, tol=tol)
             importances = np.square((dual_coef @ block[support])[0])
+            if p - step <= checked_width(n):  # as the reference engine checks it
+                coef = np.zeros(n)
+                coef[support] = dual_coef[0]
+                violations[step] = relative_violation(block, y, coef, C=C, epsilon=epsilon)
         # argmin == first of a stable argsort: the lowest index among equal minima.
         position = int(np.argmin(importances))
         worst = block_cols[position]
@@ -255,4 +275,4 @@ def rfe_path(X, y, k_min: int, *, C: float = 1.0, epsilon: float = 0.1,
         column = block[:, position]
         gram -= np.outer(column, column)
         since_recompute += 1
-    return RFEPath(n_features=p, eliminated=eliminated)
+    return RFEPath(n_features=p, eliminated=eliminated, violations=violations)
