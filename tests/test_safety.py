@@ -235,6 +235,14 @@ ALLOWED = {
     ("execute/importance_record.py",
      "with np.load(io.BytesIO(blob), allow_pickle=False) as data:"):
         "reads cohortbench's own .npz record with allow_pickle=False: plain arrays only.",
+    ("execute/cost_probe.py", "import subprocess"):
+        "the time estimate starts one Python process as a worker would, to time it.",
+    ("execute/cost_probe.py",
+     'self.process = subprocess.Popen([sys.executable, "-c", _IMPORTS],'):
+        "runs this interpreter on a constant string of cohortbench imports (no shell, "
+        "nothing from input), to time a worker's start-up.",
+    ("execute/cost_probe.py", "stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,"):
+        "the arguments of the worker probe above.",
 }
 
 

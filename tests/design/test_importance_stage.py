@@ -82,11 +82,11 @@ def test_a_formed_modality_never_takes_a_modality_name_of_other_maps(cohort_dir,
 
 
 @pytest.mark.parametrize("options, extra, message", [
-    ("{resampling: kfold}", "", r"stages\[4\]\.options\.resampling.*must be loo"),
-    ("{maps: false, regions: false}", "", r"stages\[4\]\.options.*nothing to evaluate"),
-    ("{of: [later]}", "", r"stages\[4\]\.options\.of: 'later' is not a stage before"),
-    ("{ofs: [refine]}", "", r"stages\[4\]\.options.*ofs"),
-    ("{}", "    classifiers: [KNN]\n", r"stages\[4\]\.classifiers: a stage of kind importance"),
+    ("{resampling: kfold}", "", r"stages\[5\]\.options\.resampling.*must be loo"),
+    ("{maps: false, regions: false}", "", r"stages\[5\]\.options.*nothing to evaluate"),
+    ("{of: [later]}", "", r"stages\[5\]\.options\.of: 'later' is not a stage before"),
+    ("{ofs: [refine]}", "", r"stages\[5\]\.options.*ofs"),
+    ("{}", "    classifiers: [KNN]\n", r"stages\[5\]\.classifiers: a stage of kind importance"),
 ])
 def test_bad_options_are_one_sentence_naming_the_key(cohort_dir, tmp_path, options, extra,
                                                      message):

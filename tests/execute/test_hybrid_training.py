@@ -130,13 +130,13 @@ def test_train_only_subjects_are_never_predicted(hybrid_study, tmp_path):
     assert set(frames["predictions"]["subject"]) >= set(study.tasks["2-class"].subjects)
 
 
-def _leaky_make_problem(view, task):
+def _leaky_make_problem(view, task, **options):
     """The mistake the canary must catch: train-only subjects evaluated like the others."""
     merged = dataclasses.replace(
         task, subjects=task.subjects + task.train_only_subjects,
         labels=task.labels + task.train_only_labels,
         train_only_subjects=(), train_only_labels=())
-    return make_problem(view, merged)
+    return make_problem(view, merged, **options)
 
 
 def test_the_canary_catches_a_leaky_runner(hybrid_study, tmp_path, monkeypatch):
