@@ -638,3 +638,31 @@ def test_the_init_template_documents_every_study_key():
     assert {"sizes", "repeats", "project_to"} <= keys
     missing = sorted(keys - written)
     assert not missing, f"the template written by `cohortbench init` does not mention {missing}"
+
+
+def test_a_grid_may_skip_combinations_and_the_rest_keeps_its_order(tmp_path):
+    mapping = spec_mapping()
+    raw_rfe = {"row_scaling": "none", "column_scaling": "none", "feature_selection": "rfe"}
+    mapping["stages"][1]["grid"]["skip"] = [raw_rfe, {"n_features": 150, "dim_reduction": "lda"}]
+    grid = load_study_file(write(tmp_path, yaml.safe_dump(mapping, sort_keys=False))).stages[1].grid
+    full = load_study_file(write(tmp_path, SPEC_EXAMPLE, "full.yaml")).stages[1].grid.expand()
+    kept = grid.expand()
+    left_out = [s for s in full if all(s[k] == v for k, v in raw_rfe.items())
+                or (s["n_features"] == 150 and s["dim_reduction"] == "lda")]
+    assert len(left_out) == 15 + 18 - 1  # 5 k x 3 reductions; 2 selectors x 9 scalings; 1 in both
+    assert kept == [s for s in full if s not in left_out] and grid.size() == len(kept)
+
+
+@pytest.mark.parametrize(("skip", "expected"), [
+    ([{"feature_selection": "lasso"}],
+     "stages[1].grid.skip[0].feature_selection: 'lasso' is not one of the grid's "
+     "feature_selection options (none, kbest, rfe)"),
+    ([{"n_features": 7}], "stages[1].grid.skip[0].n_features: 7 is not one of the grid's"),
+    ([{}], "stages[1].grid.skip[0]: an empty entry would skip every pipeline"),
+    ([{"row_scaling": r} for r in ("none", "standard", "minmax")],
+     "stages[1].grid.skip: skips every pipeline of the grid"),
+])
+def test_a_skip_entry_must_name_options_of_the_grid(tmp_path, skip, expected):
+    mapping = spec_mapping()
+    mapping["stages"][1]["grid"]["skip"] = skip
+    assert error_of(mapping, tmp_path).startswith(expected)

@@ -292,6 +292,9 @@ stages:
       # harmonize: [none, combat]             # ComBat across data.batch sites, fitted in-fold; or
       #   {method: combat, preserve: [age], unseen_site: error}   # error | fit-unlabeled
       # confounds: [none, [age, sex]]         # none, or covariates regressed out in-fold
+      # skip: [{row_scaling: none, column_scaling: none, feature_selection: rfe}]
+      #                                     # combinations left out (this one: RFE on raw
+      #                                     #  values, flagged numerically unreliable anyway)
   - name: tune                              # hyperparameter search strategies, matched budgets
     classifiers: shortlist
     pipeline: best                          # best of the previous stage, or explicit steps

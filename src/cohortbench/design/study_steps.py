@@ -224,6 +224,13 @@ class GridSpec(StudyModel):
         ``[none, [age, sex]]``.
     harmonize : list or None
         Options of harmonization, e.g. ``[none, combat]``.
+    skip : list of dict or None
+        Combinations left out of the product: a pipeline is skipped when it has
+        every option one entry names, e.g. ``[{row_scaling: none, column_scaling:
+        none, feature_selection: rfe}]`` (RFE on raw values, whose results are
+        flagged numerically unreliable anyway). Keys are the steps above and
+        ``n_features``; each value must be one of the grid's options for that step.
+        The per-step tests pair what remains.
     """
 
     _key_hints = {"imputation": _IMPUTATION_HINT}
@@ -238,6 +245,25 @@ class GridSpec(StudyModel):
                          BeforeValidator(_grid_of_options)] | None = None
     harmonize: Annotated[list[HarmonizeOption], Field(min_length=1),
                          AfterValidator(_distinct_options("harmonize"))] | None = None
+    skip: Annotated[list[dict[Literal[STEP_KEYS], Union[str, int]]],
+                    Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _skip_names_grid_options(self) -> GridSpec:
+        for index, entry in enumerate(self.skip or []):
+            if not entry:
+                raise study_error("an empty entry would skip every pipeline; name the step "
+                                  "options to leave out, e.g. {feature_selection: rfe}",
+                                  "skip", index)
+            for step, value in entry.items():
+                options = (self.n_features or []) if step == "n_features" else getattr(self, step)
+                if value not in options:
+                    raise study_error(f"{value!r} is not one of the grid's {step} options "
+                                      f"({', '.join(map(str, options)) or 'none'})",
+                                      "skip", index, step)
+        if self.skip and not self.expand():
+            raise study_error("skips every pipeline of the grid; leave fewer out", "skip")
+        return self
 
     @model_validator(mode="after")
     def _n_features_with_selector(self) -> GridSpec:
@@ -276,7 +302,7 @@ class GridSpec(StudyModel):
                 selections.append(("none", None))
             else:
                 selections.extend((selector, k) for k in self.n_features or ())
-        return [
+        grid = [
             {
                 "row_scaling": row,
                 "column_scaling": column,
@@ -290,9 +316,14 @@ class GridSpec(StudyModel):
                 self.column_scaling, selections, self.dim_reduction
             )
         ]
+        return [steps for steps in grid if not any(
+            all(steps.get(step) == value for step, value in entry.items())
+            for entry in self.skip or [])]
 
     def size(self) -> int:
         """The number of pipelines :meth:`expand` returns."""
+        if self.skip:
+            return len(self.expand())
         per_selector = sum(
             1 if s == "none" else len(self.n_features or ()) for s in self.feature_selection
         )
