@@ -219,10 +219,10 @@ def _contribution_table(part: pd.DataFrame, html) -> dict:
 
 
 def _html_helpers() -> dict:
-    # The report's own table and text blocks (imported here: html_report imports this module).
-    from cohortbench.report.html_report import _table, _text
+    """The report's own table and text blocks (:mod:`.blocks`)."""
+    from cohortbench.report.blocks import table_block, text_block
 
-    return {"table": _table, "text": _text}
+    return {"table": table_block, "text": text_block}
 
 
 def importance_blocks(frame, stage, slug, figures, context, *, evaluations, predictions) -> list:

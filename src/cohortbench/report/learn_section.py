@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from cohortbench.analyse.familywise import describe_configuration
 from cohortbench.analyse.learn_tables import (
     CURVE_KEYS,
     LEARN_KIND,
@@ -23,9 +24,17 @@ from cohortbench.analyse.learn_tables import (
     learn_plan,
     learning_curve_table,
 )
-from cohortbench.analyse.learning_curve_text import describe_current_size, describe_learning_curve
-from cohortbench.analyse.familywise import describe_configuration
-from cohortbench.report.figure_marks import MARKER_POINTS, MUTED, PALETTE, interval_bars, text_label
+from cohortbench.analyse.learning_curve_text import (
+    describe_current_size,
+    describe_learning_curve,
+)
+from cohortbench.report.figure_marks import (
+    MARKER_POINTS,
+    MUTED,
+    PALETTE,
+    interval_bars,
+    text_label,
+)
 
 __all__ = ["learning_curve_figure", "learn_blocks", "curve_labels", "x_axis_label"]
 

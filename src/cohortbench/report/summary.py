@@ -17,8 +17,13 @@ from cohortbench.analyse.narrative import data_sentences, step_sentences
 from cohortbench.analyse.paired import EvaluationPredictions, paired_comparison
 from cohortbench.analyse.scope import comparable
 from cohortbench.analyse.step_tests import step_tests
-from cohortbench.analyse.verdicts import (MIN_PERMUTATIONS, explain_below_chance, format_p,
-                                          p_floor, verdict)
+from cohortbench.analyse.verdicts import (
+    MIN_PERMUTATIONS,
+    explain_below_chance,
+    format_p,
+    p_floor,
+    verdict,
+)
 from cohortbench.design.vocabulary import KEY_FIELDS
 
 __all__ = ["build_summary", "UNRELIABLE_TEXT"]
