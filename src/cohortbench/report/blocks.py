@@ -23,7 +23,7 @@ __all__ = ["TOP_ROWS", "WRAP_COLUMNS", "INTERVAL_NOTE", "P_NOTE", "unique_slug",
 TOP_ROWS = 10
 # Free-text columns that may wrap; every other cell stays on one line.
 WRAP_COLUMNS = {"Configuration", "Best configuration", "Reason", "Details", "Value", "Class",
-                 "True class", "Decision", "Subject", "Analysis (modalities/parcellation)"}
+                 "True class", "Decision", "Subject", "Analysis (modalities/parcellation)", "Note"}
 
 INTERVAL_NOTE = ("Intervals are 95 % intervals over the evaluated subjects; they treat "
                   "subjects as independent, which cross-validated predictions are not, so they "
