@@ -29,6 +29,7 @@ from .execute.runner import RunOutcome, package_version, run_study, view_dropped
 from .store.export import export_csvs, export_frames
 from .store.records import EvaluationResult
 from .store.results_store import ResultsStore
+from .study_summary import sites_summary, summary_lines
 
 __all__ = [
     "load_study", "validate", "run", "evaluate", "status", "results", "export", "report",
@@ -49,7 +50,7 @@ def validate(path: str | Path, *, jobs: int | None = None, engine: str = "fast",
     study = load_study(path)
     prepared = prepare(study)
     problems, warnings = prepared.problems, prepared.warnings
-    sites = _sites_summary(prepared.sites)
+    sites = sites_summary(prepared.sites)
     warnings = warnings + [w for t in sites.get("tasks", {}).values() for w in t["warnings"]]
     summary = {
         "study": study.spec.name,
@@ -70,66 +71,6 @@ def validate(path: str | Path, *, jobs: int | None = None, engine: str = "fast",
     if sites:  # only for a study with covariates or a batch column
         summary["sites"] = sites
     return study, summary
-
-
-def _sites_summary(recorded: dict) -> dict:
-    """Covariates, batch and per task the site x class table with its test and warnings."""
-    if not recorded:
-        return {}
-    from .analyse.sites import balance_from_counts
-
-    tasks = {}
-    for task, counts in (recorded.get("tasks") or {}).items():
-        balance = balance_from_counts(counts)
-        tasks[task] = {**counts, "test": balance.test, "p_value": balance.p_value,
-                       "warnings": [f"task '{task}': {w}" for w in balance.warnings]}
-    return {"covariates": list(recorded.get("covariates") or []),
-            "batch": recorded.get("batch"), "tasks": tasks}
-
-
-def _site_lines(sites: dict) -> list[str]:
-    lines = [f"covariates: {', '.join(sites['covariates']) or 'none'}"
-             + (f"; sites from column '{sites['batch']}' (label shuffles stay within sites)"
-                if sites.get("batch") else "")]
-    for task, t in sites.get("tasks", {}).items():
-        p = "" if t["p_value"] is None else f", {t['test']}: p = {t['p_value']:.3g}"
-        lines.append(f"task {task} by site ({', '.join(t['classes'])}){p}:")
-        lines += [f"  {site}: {', '.join(str(n) for n in row)}"
-                  for site, row in zip(t["sites"], t["counts"])]
-    return lines
-
-
-def summary_lines(summary: dict) -> list[str]:
-    """Human-readable lines of a :func:`validate` summary."""
-    c = summary["cohort"]
-    lines = [f"study '{summary['study']}': {c['n_subjects']} subjects"]
-    lines.append("maps (ROIs, missing values):")
-    for m in c["maps"]:
-        extra = ""
-        if m.get("subjects_missing_whole_map"):
-            extra = f"; missing the whole map: {', '.join(m['subjects_missing_whole_map'])}"
-        lines.append(f"  {m['name']}: {m['n_rois']} ROIs, {m['n_missing']} missing{extra}")
-    for name, p in (c.get("parcellations") or {}).items():
-        per_map = ", ".join(f"{m} {n}" for m, n in p.get("per_map", {}).items())
-        lines.append(f"parcellation {name}: {p['n_rois']} ROIs ({per_map})")
-    for name, t in summary["tasks"].items():
-        counts = ", ".join(f"{k} {v}" for k, v in t["classes"].items())
-        extra = f"; train-only: {', '.join(f'{k} {v}' for k, v in t['train_only'].items())}" if t["train_only"] else ""
-        lines.append(f"task {name}: {counts}{extra}")
-    for label, cut in summary["label_cuts"].items():
-        lines.append(f"label {label}: cut at {cut:.4g}")
-    if summary.get("sites"):
-        lines += _site_lines(summary["sites"])
-    for view, dropped in summary["dropped"].items():
-        for subject, why in dropped.items():
-            lines.append(f"dropped from {view}: {subject} ({why})")
-    for decision in summary.get("decisions", []):
-        lines.append(f"note: {decision}")
-    for w in summary["warnings"]:
-        lines.append(f"warning: {w}")
-    if summary.get("estimate") is not None:
-        lines += summary["estimate"].lines()
-    return lines
 
 
 def default_out(study: LoadedStudy) -> Path:
@@ -318,55 +259,27 @@ def results(run_dir: str | Path) -> dict[str, pd.DataFrame]:
     """The run's tables as DataFrames: evaluations, predictions, nulls, step_tests;
     learning_curve and projection when the study has a learn stage; map_contributions
     and importance (the tables of ``map_contributions.csv`` and ``importance.csv``)
-    when it has an importance stage."""
-    from .analyse.learn_tables import learn_tables
-    from .analyse.scope import comparable
-    from .analyse.step_tests import step_tests
+    when it has an importance stage (:mod:`cohortbench.run_tables`)."""
+    from .run_tables import analysis_tables
 
     with _open_existing(run_dir) as store:
         frames = export_frames(store)
-        kinds = store.get_info("stage_kinds")
-        decisions = store.decisions()
-        frames.update({name: frame for name, (_, frame) in _importance_tables(store, frames).items()})
-    frames["step_tests"] = step_tests(comparable(frames["evaluations"], kinds))
-    frames.update(learn_tables(frames["evaluations"], kinds, decisions))
+        frames.update({name: table for name, (_, table) in analysis_tables(store, frames).items()})
     return frames
-
-
-def _importance_tables(store, frames) -> dict:
-    """``map_contributions.csv`` and ``importance.csv`` when the run has an importance stage."""
-    from .analyse.importance_results import importance_from_store
-
-    found = importance_from_store(store, frames)
-    if not found:
-        return {}
-    return {"map_contributions": ("map_contributions.csv", found.contributions),
-            "importance": ("importance.csv", found.export)}
 
 
 def export(run_dir: str | Path, out: str | Path | None = None) -> dict[str, Path]:
     """Write the CSV files of SPEC section 8 into ``out`` (default: ``RUN_DIR/export``).
 
     All of them or none (a failure leaves ``out`` as it was). A run with an
-    ``importance`` stage also gets ``map_contributions.csv`` and ``importance.csv``.
+    ``importance`` stage also gets ``map_contributions.csv`` and ``importance.csv``;
+    one with a ``learn`` stage ``learning_curve.csv`` and ``projection.csv``.
     """
-    from .analyse.step_tests import step_tests
-
-    from .analyse.scope import comparable
-
-    from .analyse.learn_tables import learn_tables
+    from .run_tables import analysis_tables
 
     out = Path(out) if out else Path(run_dir) / "export"
     with _open_existing(run_dir) as store:
-        frames = export_frames(store)
-        evaluations = frames["evaluations"]
-        kinds = store.get_info("stage_kinds")
-        table = step_tests(comparable(evaluations, kinds))
-        extra = {"step_tests": ("step_tests.csv", table), **_importance_tables(store, frames)}
-        # learning_curve.csv and projection.csv, only when the study has a learn stage
-        extra.update({name: (f"{name}.csv", frame) for name, frame
-                      in learn_tables(evaluations, kinds, store.decisions()).items()})
-        return export_csvs(store, out, extra=extra)
+        return export_csvs(store, out, extra=analysis_tables(store, export_frames(store)))
 
 
 def report(run_dir: str | Path) -> Path:
