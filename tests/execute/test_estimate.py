@@ -427,3 +427,40 @@ def test_evaluations_on_subsets_or_other_folds_are_not_taken_for_an_earlier_stag
                 dataclasses.replace(whole, records=("importance",))]
     keys = {evaluation_key(p)[1:] for p in [whole, *variants]}  # [1:]: across stages
     assert len(keys) == 1 + len(variants)
+
+
+def test_evaluations_handed_to_the_reference_engine_are_probed_and_priced_apart():
+    from cohortbench.execute.estimate import problem_key
+
+    plain = PlannedEvaluation("importance", 5, 0, "2-class", ("qT1",), "all",
+                              PipelineConfig("MLR_L2"))
+    kept = dataclasses.replace(plain, records=("importance",))  # reads each fold's fitted model
+    assert problem_key(plain)[-1] is None and problem_key(kept)[-1] == "reference"
+    assert problem_key(plain)[:4] == problem_key(kept)[:4]  # the same data
+
+
+def test_a_reference_group_is_timed_with_the_reference_engine(monkeypatch):
+    from cohortbench.execute.assumed_plan import StagePlan
+
+    engines = []
+
+    def fake_probe(problem, configs, cv, engine, n_vectors=None):
+        engines.append(engine)
+        return ProbeTimes({c: (0.0, 1.0) for c in configs}, len(configs), 0.1, 0.1)
+
+    monkeypatch.setattr(cost_probe, "time_probe", fake_probe)
+    problem = make_synthetic_problem(class_sizes=(5, 5))
+    config = PipelineConfig("MLR_L2", feature_selection="rfe", n_features=3)
+    groups = [{("v", "all", "t", None, None): [config],
+               ("v", "all", "t", None, "reference"): [config]}]
+    groups = [{k: [PlannedEvaluation("s", 0, 0, "t", ("v",), "all", c) for c in v]
+               for k, v in groups[0].items()}]
+    plan = StagePlan(stage=None, todo=[], already_done=0, assumption=None, n_classifiers=None)
+    problems = dict.fromkeys(groups[0], problem)
+    monkeypatch.setattr(cost_probe, "time_rfe_path", lambda *a, **k: (0.5, 0.5))
+    times, paths, _, _ = cost_probe.probe_study([plan], groups, problems,
+                                                CVScheme(outer="loo", permutations=1), "fast")
+    assert engines == ["fast", "reference"]
+    # the fast group prices RFE from its SelectKBest twin and a path; the reference one as is
+    assert paths and all(pkey[-1] is None for pkey, _ in paths)
+    assert (("v", "all", "t", None, "reference"), config) in times
