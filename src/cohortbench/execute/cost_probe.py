@@ -386,13 +386,10 @@ def probe_study(plans, groups, problems, cv, engine: str) -> tuple[dict, dict, i
     for plan, by_problem in zip(plans, groups):
         coarse = plan.n_classifiers is not None  # an upper bound over assumed classifiers
         for pkey, members in by_problem.items():
-            # evaluations the fast engine hands over (their records need a fitted model)
-            # are timed as the reference engine computes them
-            probe_engine = "reference" if pkey[-1] == "reference" else engine
             configs = [p.config for p in members]
             wanted = []
             for c in representatives(configs, coarse).values():
-                if probe_engine == "fast" and c.feature_selection == "rfe" and c.search == "none":
+                if engine == "fast" and c.feature_selection == "rfe" and c.search == "none":
                     wanted.append(kbest_twin(c))
                 elif coarse and c.search != "none":
                     derived[(pkey, c)] = dataclasses.replace(c, search="none")
@@ -402,11 +399,10 @@ def probe_study(plans, groups, problems, cv, engine: str) -> tuple[dict, dict, i
                     wanted.append(c)
             fresh = list(dict.fromkeys(c for c in wanted if (pkey, c) not in times))
             for batch, n_vectors in probe_batches(fresh):
-                probe = time_probe(problems[pkey], batch, cv, probe_engine, n_vectors=n_vectors)
+                probe = time_probe(problems[pkey], batch, cv, engine, n_vectors=n_vectors)
                 n_fits, wall, cpu = n_fits + probe.n_fits, wall + probe.wall, cpu + probe.cpu
                 times.update({(pkey, c): t for c, t in probe.seconds.items()})
-            for cls, (prefix, k_min) in (rfe_prefixes(configs).items()
-                                         if probe_engine == "fast" else ()):
+            for cls, (prefix, k_min) in (rfe_prefixes(configs).items() if engine == "fast" else ()):
                 if (pkey, cls) not in paths:
                     path_cpu, path_wall = time_rfe_path(problems[pkey], cv, prefix, k_min)
                     paths[(pkey, cls)] = path_cpu

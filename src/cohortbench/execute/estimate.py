@@ -366,14 +366,8 @@ def estimate_study(study, problems: Mapping, *, engine: str = "fast", workers: i
 
 
 def problem_key(p: PlannedEvaluation) -> tuple:
-    """The problem a planned evaluation runs on: view, task, subset if any, and
-    ``"reference"`` when the fast engine hands it to the reference engine for the
-    records it keeps (:func:`~.fold_records.needs_a_model`): such evaluations are
-    probed and priced as the reference engine computes them."""
-    from .fold_records import needs_a_model
-
-    return (p.modalities, p.parcellation, p.task, p.subset.key if p.subset is not None else None,
-            "reference" if needs_a_model(getattr(p, "records", ())) else None)
+    """The problem a planned evaluation runs on: view, task, and subset if any."""
+    return (p.modalities, p.parcellation, p.task, p.subset.key if p.subset is not None else None)
 
 
 def _by_problem(todo: list) -> OrderedDict[tuple, list]:
