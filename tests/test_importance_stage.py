@@ -1,5 +1,5 @@
 """The ``importance`` stage end to end through the default engine: run, exports, results,
-report, and the hand-over of its model records to the reference engine (issue 20)."""
+report; the fast engine computes its model records itself (issue 20)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 import cohortbench as cb
-from cohortbench.execute.units import MODEL_RECORDS_ENGINE
 
 from .conftest import write_tiny_study
 
@@ -54,15 +53,13 @@ def test_the_exports_and_results_hold_the_map_contributions_and_region_importanc
     assert len(stage) > 1 and set(stage["task"]) == {"2-class"}
 
 
-def test_the_model_records_are_handed_to_the_reference_engine_and_said(importance_run):
+def test_the_fast_engine_computes_every_evaluation_of_the_stage(importance_run):
     run_dir, outcome, _, frames = importance_run
-    engines = frames["evaluations"].set_index("stage")["engine"]
-    assert MODEL_RECORDS_ENGINE in set(engines.loc["importance"])
-    assert set(engines.loc["refine"]) == {"fast"}
-    assert any("keeps no fitted model" in note for note in outcome.notes)
+    evaluations = frames["evaluations"]
+    assert set(evaluations["engine"]) == {"fast"}
+    assert not any("reference engine" in note for note in outcome.notes)
     html = (run_dir / "report.html").read_text(encoding="utf-8")
-    assert "Stage importance" in html
-    assert "handed by the fast engine to the reference engine (model records" in html
+    assert "Stage importance" in html and "The 15 regions with the largest activation" in html
 
 
 def test_importance_evaluations_stay_out_of_the_comparisons(importance_run):

@@ -98,13 +98,13 @@ def test_a_shortlist_by_name_says_who_was_not_listed():
 def test_engine_hand_overs_and_switched_off_paths_are_said_with_their_counts():
     from cohortbench.analyse.narrative import engine_sentences
 
-    frame = pd.DataFrame({"engine": ["fast", "fast", "reference (model records)",
-                                     "reference (model records)",
+    frame = pd.DataFrame({"engine": ["fast", "fast", "reference (side steps)",
+                                     "reference (side steps)",
                                      "fast; SVR solver off: scikit-learn 9 is not a tested version",
                                      "reference", "fast-fallback"]})
     sentences = engine_sentences(frame)
     assert len(sentences) == 2
-    assert sentences[0].startswith("2 evaluation(s) were handed") and "model records" in sentences[0]
+    assert sentences[0].startswith("2 evaluation(s) were handed") and "side steps" in sentences[0]
     assert sentences[1].startswith("1 evaluation(s) ran with a fast sub-path switched off")
     assert "SVR solver off" in sentences[1]
     assert engine_sentences(frame[frame["engine"] == "fast"]) == []

@@ -187,17 +187,20 @@ def _activations64(fold):
             "selected": None if record.selected is None else record.selected.tolist()}
 
 
-@pytest.mark.xfail(strict=True, reason="fast-engine importance records not implemented yet")
-def test_the_fast_engine_gives_the_reference_activations_and_masks():
+RFE_SEARCH = PipelineConfig("MLR_L2", row_scaling="standard", column_scaling="standard",
+                            feature_selection="rfe", n_features=6, search="grid")
+
+
+@pytest.mark.parametrize("config", CONFIGS + [RFE_SEARCH], ids=lambda c: c.id)
+def test_the_fast_engine_gives_the_reference_activations_and_masks(config):
     from cohortbench.execute.units import run_unit
 
     X, y = cohort(n_classes=3, n=24)
     problem = Problem(X=X, y=y, n_eval=len(y), blocks=BLOCKS, classes=CLASSES,
                       subjects=tuple(f"s{i}" for i in range(len(y))), task="t",
                       view_fingerprint="v", columns=tuple(f"m:{j}" for j in range(X.shape[1])))
-    config = CONFIGS[0]
-    cv = CVScheme(outer="stratified-kfold:4", permutations=3, seed=0)
-    register_record("activations64", _activations64)
+    cv = CVScheme(outer="stratified-kfold:4", inner="stratified-kfold:3", permutations=3, seed=0)
+    register_record("activations64", _activations64, needs_model=True)
     try:
         functions = record_functions(["activations64"])
         with threadpool_limits(limits=1):  # tiny matrices: more BLAS threads only spin
@@ -207,11 +210,34 @@ def test_the_fast_engine_gives_the_reference_activations_and_masks():
                                  records=[("activations64",)], record_functions=functions)[0]
     finally:
         unregister_record("activations64")
-    assert fast.result.engine.startswith("fast"), fast.note
+    assert fast.result.engine.startswith("fast") and fast.note is None, fast.note
+    assert fast.result.predicted_labels == reference.result.predicted_labels
     for vector_f, vector_r in zip(fast.result.records["activations64"],
                                   reference.result.records["activations64"]):
         for fold_f, fold_r in zip(vector_f, vector_r):
             assert fold_f["selected"] == fold_r["selected"]
+            if fold_r["activation"] is None:  # not a linear classifier: no pattern in either
+                assert fold_f["activation"] is None
+                continue
             np.testing.assert_allclose(fold_f["activation"], fold_r["activation"], rtol=1e-8,
                                        atol=1e-12)
     assert len(fast.result.records["activations64"][0]) == 4
+
+
+def test_a_worker_process_learns_which_records_need_the_model():
+    from cohortbench.execute.fold_records import ensure_records, needs_a_model
+
+    register_record("model64", _activations64, needs_model=True)
+    register_record("rows", lambda fold: len(fold.train))
+    try:
+        sent = record_functions(["model64", "rows"])
+    finally:
+        unregister_record("model64")
+        unregister_record("rows")
+    assert needs_a_model(["model64", "rows"]) == ()  # as in a fresh worker process
+    ensure_records(sent)
+    try:
+        assert needs_a_model(["model64", "rows"]) == ("model64",)
+    finally:
+        unregister_record("model64")
+        unregister_record("rows")

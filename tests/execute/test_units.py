@@ -69,26 +69,22 @@ def test_a_unit_in_parts_evaluates_a_handed_over_configuration_whole(problem):
     assert outcomes[1].result is not None and len(outcomes[1].result.null_accuracies) == 3
 
 
-def test_records_of_the_fitted_model_are_handed_over_and_others_kept_by_the_fast_engine():
+def test_the_fast_engine_keeps_every_record_itself_and_equal_to_the_reference():
     from cohortbench.execute.fold_records import register_record, unregister_record
-    from cohortbench.execute.units import MODEL_RECORDS_ENGINE
 
     plain = make_synthetic_problem(class_sizes=(6, 6), n_blocks=2, block_size=5, seed=2)
     config = PipelineConfig("MLR_L2", column_scaling="standard")
     cv = dataclasses.replace(CV, permutations=2)
-    assert reference_reason(plain, config, cv, ("importance",)) == "model records"
     register_record("rows", lambda fold: [len(fold.train), int(fold.y_train.sum())])
     try:
         fast, model = run_unit(plain, [config, config], cv, engine="fast",
-                               records=[("rows",), ("importance",)],
-                               record_functions={})
+                               records=[("rows",), ("importance",)], record_functions={})
         reference = evaluate_reference(plain, config, cv, ("rows",))
     finally:
         unregister_record("rows")
-    # a record that needs no model: the fast engine keeps it, equal to the reference's
+    # a record that needs no model, and one read from the fitted model (model_parts)
     assert fast.result.engine == "fast" and fast.note is None
     assert fast.result.records == reference.records
     assert len(fast.result.records["rows"]) == 1 + cv.permutations
-    # one that reads the fitted model: handed over, and said so
-    assert model.result.engine == MODEL_RECORDS_ENGINE
-    assert "keeps no fitted model" in model.note
+    assert model.result.engine == "fast" and model.note is None
+    assert len(model.result.records["importance"]) == 1 + cv.permutations

@@ -11,10 +11,11 @@ patterns, selection masks) are records; so is a learning curve's training size.
 A record function gets what both engines have for a fold: the rows, the training
 labels and the predicted codes; the reference engine also passes the fitted
 scikit-learn ``Pipeline`` (``fitted``) and the training rows as given to ``fit``
-(``X_train``), the fast engine None, so a function that needs a fitted model must
-say what it returns without one. An engine without a ``Pipeline`` may instead pass
-what the record needs, computed its own way, in ``model_parts`` (for the
-``importance`` record: :class:`~cohortbench.execute.activation.FoldModelParts`).
+(``X_train``), the fast engine None. For a record registered with
+``needs_model=True`` the fast engine passes instead what it computed of the model in
+``model_parts`` (:class:`~cohortbench.execute.activation.FoldModelParts`:
+:mod:`cohortbench.execute.fast.model_parts`); a record that needs a fitted model
+otherwise must say what it returns without one.
 
 A record may also name a ``combine`` function (:func:`register_record`): the
 runner then stores ``combine(values, problem)`` instead of the per-fold values
@@ -99,9 +100,10 @@ def register_record(name: str, function: Callable[[FoldRecordInput], Any],
         evaluation by the runner (:func:`finish_records`). None: every fold's value
         is stored.
     needs_model : bool, default False
-        The record reads the fitted model (``fitted`` or ``model_parts``), which
-        the fast engine does not give: evaluations asking for it are handed to the
-        reference engine, with a note (:func:`needs_a_model`).
+        The record reads the fitted model: the reference engine passes ``fitted``,
+        the fast engine computes ``model_parts`` for it
+        (:class:`~cohortbench.execute.activation.FoldModelParts`, one extra classifier
+        fit per fold; :mod:`cohortbench.execute.fast.model_parts`).
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"A record name must be a non-empty string; got {name!r}.")
@@ -130,18 +132,27 @@ def needs_a_model(names) -> tuple[str, ...]:
 
 
 def record_functions(names) -> dict:
-    """``{name: function}`` for ``names`` (sent with the work to worker processes)."""
+    """``{name: (function, needs_model)}`` for ``names`` (sent with the work to worker
+    processes, which register them with :func:`ensure_records`)."""
     missing = [n for n in names if n not in _RECORDS]
     if missing:
         raise ValueError(f"Unknown per-fold record(s) {', '.join(missing)}; register them "
                          "with cohortbench.execute.fold_records.register_record.")
-    return {name: _RECORDS[name] for name in dict.fromkeys(names)}
+    return {name: (_RECORDS[name], name in _NEEDS_MODEL) for name in dict.fromkeys(names)}
 
 
 def ensure_records(functions: dict) -> None:
-    """Register the records this (worker) process does not know yet."""
-    for name, function in functions.items():
-        _RECORDS.setdefault(name, function)
+    """Register the records this (worker) process does not know yet.
+
+    ``functions`` as :func:`record_functions` gives them (a bare function is taken as
+    a record that needs no model).
+    """
+    for name, entry in functions.items():
+        function, needs_model = entry if isinstance(entry, tuple) else (entry, False)
+        if name not in _RECORDS:
+            _RECORDS[name] = function
+            if needs_model:
+                _NEEDS_MODEL.add(name)
 
 
 def jsonable(value):

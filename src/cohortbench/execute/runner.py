@@ -112,8 +112,7 @@ def _units(todo, cv, engine, workers: int = 1):
     for key, p, problem in todo:
         gkey = problem_key(p)
         c = p.config
-        if engine != "fast" or reference_reason(problem, c, cv,
-                                                getattr(p, "records", ())) is not None:
+        if engine != "fast" or reference_reason(problem, c, cv) is not None:
             ukey = (gkey, key)
             whole.add(ukey)
         elif gkey in rfe_groups:

@@ -27,15 +27,13 @@ from .problem import Problem
 from .splits import LEAVE_SITE_OUT
 
 __all__ = ["run_unit", "UnitOutcome", "ENGINES", "reference_reason", "handed_over_engine",
-           "SIDE_STEPS_ENGINE", "SITE_FOLDS_ENGINE", "MODEL_RECORDS_ENGINE"]
+           "SIDE_STEPS_ENGINE", "SITE_FOLDS_ENGINE"]
 
 ENGINES = ("reference", "fast")
 #: ``engine`` of a result the fast engine handed over for its confounds/harmonize steps.
 SIDE_STEPS_ENGINE = "reference (side steps)"
 #: ``engine`` of a result the fast engine handed over for its site-aware folds.
 SITE_FOLDS_ENGINE = "reference (site folds)"
-#: ``engine`` of a result the fast engine handed over for records of the fitted model.
-MODEL_RECORDS_ENGINE = "reference (model records)"
 _HANDED_OVER = {
     "side steps": (SIDE_STEPS_ENGINE,
                    "the fast engine has no path for confound removal or harmonization yet: "
@@ -46,10 +44,6 @@ _HANDED_OVER = {
                    "leave-site-out folds, or searching with inner folds stratified within "
                    "sites, were evaluated by the reference engine "
                    f"(engine '{SITE_FOLDS_ENGINE}')"),
-    "model records": (MODEL_RECORDS_ENGINE,
-                      "the fast engine keeps no fitted model: evaluations asking for records "
-                      "read from it (an importance stage's activation patterns) were evaluated "
-                      f"by the reference engine (engine '{MODEL_RECORDS_ENGINE}')"),
 }
 
 
@@ -58,24 +52,17 @@ def handed_over_engine(reason: str) -> str:
     return _HANDED_OVER[reason][0]
 
 
-def reference_reason(problem: Problem, config: PipelineConfig, cv: CVScheme,
-                     records=()) -> str | None:
+def reference_reason(problem: Problem, config: PipelineConfig, cv: CVScheme) -> str | None:
     """Why the fast engine must hand ``config`` to the reference engine (None: it need not).
 
     ``"side steps"`` for a configuration with confounds or harmonize; ``"site
-    folds"`` for a problem with sites under ``leave-site-out`` or with a search;
-    ``"model records"`` when ``records`` names one that reads the fitted model
-    (:func:`~.fold_records.needs_a_model`).
+    folds"`` for a problem with sites under ``leave-site-out`` or with a search.
     """
-    from .fold_records import needs_a_model
-
     if config.uses_side_data:
         return "side steps"
     if getattr(problem, "shuffle_groups", None) is not None and (
             cv.outer == LEAVE_SITE_OUT or config.search != "none"):
         return "site folds"
-    if needs_a_model(records):
-        return "model records"
     return None
 
 
@@ -146,8 +133,7 @@ def run_unit(problem: Problem, configs: list[PipelineConfig], cv: CVScheme,
     records = list(records) if records is not None else [()] * len(configs)
     outcomes: list = [None] * len(configs)
     notes: list = [None] * len(configs)
-    reasons = [reference_reason(problem, c, cv, wanted) if engine == "fast" else None
-               for c, wanted in zip(configs, records)]
+    reasons = [reference_reason(problem, c, cv) if engine == "fast" else None for c in configs]
     fast = [i for i, reason in enumerate(reasons) if reason is None]
     if engine == "fast" and fast:
         try:

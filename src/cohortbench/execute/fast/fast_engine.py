@@ -79,13 +79,14 @@ import numpy as np
 
 from ...design.configs import CVScheme, PipelineConfig
 from ...store.records import EvaluationResult
-from ..fold_records import FoldRecordInput, assemble_records, collect_records
+from ..fold_records import FoldRecordInput, assemble_records, collect_records, needs_a_model
 from ..permutations import label_vectors
 from ..problem import Problem
 from ..scoring import assemble_result, pooled_accuracy
 from ..splits import outer_splits
 from .config_fits import FAST_CLASSIFIERS, classify_steps, feature_chain, paths_off
 from .batched import run_batched
+from .model_parts import fold_model_parts
 from .nested_search import OuterSplitSearch
 from .shared_transforms import FoldTransforms, LabelTransforms, ViewTransforms
 
@@ -183,12 +184,18 @@ def _config_steps(config_index, config, cv, fold, labels, search, ledger, where)
         k = min(int(config.n_features), fold.view.X.shape[1])
         ledger.ranking_fits[config_index] += chain[4].value.ranking_fits(k)
     if ledger.wanted[config_index]:
-        # What both engines have for a fold; no fitted Pipeline here (fold_records).
+        # What both engines have for a fold; no fitted Pipeline here, but the model's
+        # parts for the records that read it (fold_records, model_parts).
         try:
+            parts = None
+            if needs_a_model(ledger.wanted[config_index]):
+                parts = fold_model_parts(config, cv.seed, chain, labels.y_train,
+                                         ledger.chosen[config_index].get(where),
+                                         len(ledger.classes))
             ledger.records[config_index][where] = collect_records(
                 ledger.wanted[config_index],
                 FoldRecordInput(where[0], where[1], fold.train, fold.test, labels.y_train,
-                                predicted, classes=ledger.classes))
+                                predicted, classes=ledger.classes, model_parts=parts))
         except Exception as exc:  # noqa: BLE001 - e.g. a record that needs a fitted model
             ledger.failed.setdefault(config_index, exc)
             return
