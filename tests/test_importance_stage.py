@@ -65,3 +65,12 @@ def test_the_fast_engine_computes_every_evaluation_of_the_stage(importance_run):
 def test_importance_evaluations_stay_out_of_the_comparisons(importance_run):
     _, _, _, frames = importance_run
     assert "importance" not in set(frames["step_tests"].get("stage", pd.Series(dtype=str)))
+
+
+def test_the_importance_tables_are_identical_with_two_workers(importance_run, tmp_path):
+    _, _, paths, _ = importance_run
+    study = importance_study(tmp_path / "cohort")
+    cb.run(study, tmp_path / "two", jobs=2, build_report=False)
+    again = cb.export(tmp_path / "two", tmp_path / "csv")
+    for name in ("importance", "map_contributions"):
+        pd.testing.assert_frame_equal(pd.read_csv(again[name]), pd.read_csv(paths[name]))

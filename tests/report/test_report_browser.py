@@ -109,3 +109,41 @@ def test_screenshot(built_report, tmp_path):
     if keep:
         Path(keep).mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, Path(keep) / "report.png")
+
+
+NEW_KINDS = """\
+  - name: refine
+    classifiers: [MLR_L2]
+    grid: {row_scaling: [none, standard], column_scaling: [standard]}
+  - name: learn
+    kind: learn
+    classifiers: [MLR_L2]
+    pipeline: best
+    tasks: [2-class]
+    options: {repeats: 2, sizes: [10, 16]}
+  - name: importance
+    kind: importance
+    options: {of: [refine]}
+    tasks: [2-class]
+"""
+
+
+def test_the_learn_and_importance_sections_render(tmp_path):
+    import cohortbench as cb
+    from tests.conftest import write_tiny_study
+
+    study = write_tiny_study(tmp_path / "cohort", permutations=2)
+    text = study.read_text()
+    study.write_text(text[: text.index("  - name: screen")] + NEW_KINDS)
+    outcome = cb.run(study, tmp_path / "run", jobs=1, quiet=True)
+    assert outcome.failed == 0 and outcome.report_error is None, outcome
+    dom = run_chromium(CHROMIUM, tmp_path / "profile", "--dump-dom",
+                       (tmp_path / "run" / "report.html").as_uri())
+    parser = _Ids()
+    parser.feed(dom)
+    assert parser.sections[0] == "summary", parser.sections
+    assert {"stage-learn", "stage-importance"} <= set(parser.sections), parser.sections
+    text = "".join(parser.text)
+    assert "Learning curves, task 2-class" in text
+    assert "The 15 regions with the largest activation" in text
+    assert "script" not in parser.tags
