@@ -49,14 +49,20 @@ stages:
 """
 
 
-def write_tiny_study(directory: Path, permutations: int = 2) -> Path:
-    """A small synthetic cohort (16 subjects x 3 maps x 12 ROIs) and a 4-stage study."""
+def write_tiny_study(directory: Path, permutations: int = 2, stages: str | None = None) -> Path:
+    """A small synthetic cohort (16 subjects x 3 maps x 12 ROIs) and a 4-stage study.
+
+    ``stages``: YAML list items that replace the study's four stages.
+    """
     from cohortbench.data.synthetic import write_synthetic_cohort
 
     directory.mkdir(parents=True, exist_ok=True)
     write_synthetic_cohort(directory, seed=1, n_controls=6, n_slow=5, n_fast=5, n_rois=12, n_gm=6)
     path = directory / "tiny.yaml"
-    path.write_text(TINY_STUDY.format(permutations=permutations), encoding="utf-8")
+    text = TINY_STUDY.format(permutations=permutations)
+    if stages is not None:
+        text = text[: text.index("  - name: screen")] + stages
+    path.write_text(text, encoding="utf-8")
     return path
 
 

@@ -93,10 +93,7 @@ STAGES = """\
 
 
 def toy_study(tmp_path):
-    study = write_tiny_study(tmp_path / "cohort", permutations=3)
-    text = study.read_text()
-    study.write_text(text[: text.index("  - name: screen")] + STAGES)
-    return study
+    return write_tiny_study(tmp_path / "cohort", permutations=3, stages=STAGES)
 
 
 def run_and_read(study, run_dir, engine, jobs):

@@ -35,10 +35,7 @@ SIZES = [7, 8, 10, 11, 12, 13, 15, 16]  # the ladder of the tiny 2-class task (6
 
 
 def learn_study(directory: Path, stages: str = STAGES, permutations: int = 3) -> Path:
-    path = write_tiny_study(directory, permutations=permutations)
-    text = path.read_text()
-    path.write_text(text[: text.index("  - name: screen")] + stages)
-    return path
+    return write_tiny_study(directory, permutations=permutations, stages=stages)
 
 
 @pytest.fixture(scope="module")

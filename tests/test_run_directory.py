@@ -43,10 +43,7 @@ def cli(*args) -> subprocess.CompletedProcess:
 
 def small_study(directory: Path, permutations: int = 2) -> Path:
     """The tiny cohort with a two-stage study (2 + 4 configurations on 2 tasks)."""
-    study = write_tiny_study(directory, permutations=permutations)
-    text = study.read_text()
-    study.write_text(text[: text.index("  - name: screen")] + SMALL)
-    return study
+    return write_tiny_study(directory, permutations=permutations, stages=SMALL)
 
 
 def one_error_line(r: subprocess.CompletedProcess) -> str:

@@ -132,9 +132,7 @@ def test_the_learn_and_importance_sections_render(tmp_path):
     import cohortbench as cb
     from tests.conftest import write_tiny_study
 
-    study = write_tiny_study(tmp_path / "cohort", permutations=2)
-    text = study.read_text()
-    study.write_text(text[: text.index("  - name: screen")] + NEW_KINDS)
+    study = write_tiny_study(tmp_path / "cohort", permutations=2, stages=NEW_KINDS)
     outcome = cb.run(study, tmp_path / "run", jobs=1, quiet=True)
     assert outcome.failed == 0 and outcome.report_error is None, outcome
     dom = run_chromium(CHROMIUM, tmp_path / "profile", "--dump-dom",

@@ -180,9 +180,9 @@ def _config_steps(config_index, config, cv, fold, labels, search, ledger, where)
     for item in chain + used:
         item.users.add(config_index)
     predicted = np.asarray(predicted, dtype=np.int64)
-    if config.feature_selection == "rfe":  # chain[4]: the outer split's RFE path
-        k = min(int(config.n_features), fold.view.X.shape[1])
-        ledger.ranking_fits[config_index] += chain[4].value.ranking_fits(k)
+    if config.feature_selection == "rfe":  # chain[4]: the RFE path; chain[5]: its selection
+        ledger.ranking_fits[config_index] += chain[4].value.ranking_fits(
+            chain[5].value[0].shape[1])
     if ledger.wanted[config_index]:
         # What both engines have for a fold; no fitted Pipeline here, but the model's
         # parts for the records that read it (fold_records, model_parts).
